@@ -1,0 +1,237 @@
+"""Shared recipe helpers: the on-disk layout, hash splits, silence trimming, clip writing, tool checks, CLI.
+
+Layout written by every recipe (documented in recipes/README.md)::
+
+    OUT/manifest.csv                 split,label,path,seconds,source  (one row per clip)
+    OUT/{train,val,test}/LABEL/*.wav labelled sets (first-level folder under the split = class label)
+    OUT/{train,val,test}/*.wav       unlabelled sets
+
+All clips are 16 kHz mono PCM-16 WAV.  Train with ``--data OUT/train``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import shutil
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import torch
+
+from audiodiff.audio import load, save
+from audiodiff.data import hash_fraction
+
+SAMPLE_RATE = 16000
+SPLITS = ("train", "val", "test")
+APT_HINT = "install it with `sudo apt-get install {package}`"
+
+
+class LayoutError(ValueError):
+    """The raw dataset folder does not have the layout a recipe expects."""
+
+
+class MissingToolError(RuntimeError):
+    """An external program or data file a recipe needs is not installed."""
+
+
+def split_of(key: str, *, val: float = 0.05, test: float = 0.05) -> str:
+    """Fixed split of a clip (or speaker / piece) key by SHA-1: stable across runs, machines and counts."""
+    if not (0 <= val and 0 <= test and val + test < 1):
+        raise ValueError(f"val={val}, test={test}: fractions must be >= 0 and sum below 1")
+    u = hash_fraction(key)
+    return "test" if u < test else "val" if u < test + val else "train"
+
+
+def safe_name(text: str) -> str:
+    """A file-system friendly label or file stem (lower case, [a-z0-9_.-])."""
+    name = re.sub(r"[^a-z0-9_.-]+", "_", text.strip().lower()).strip("_.")
+    if not name:
+        raise ValueError(f"name {text!r} has no usable characters")
+    return name
+
+
+def require_tool(program: str, *, package: str) -> str:
+    """Path of an executable on PATH, or MissingToolError saying which Debian package provides it."""
+    path = shutil.which(program)
+    if path is None:
+        raise MissingToolError(f"`{program}` not found on PATH; " + APT_HINT.format(package=package))
+    return path
+
+
+def require_file(path: str | Path, *, what: str, package: str | None = None) -> Path:
+    """An existing file, or MissingToolError (with an install hint) / LayoutError naming what was expected."""
+    path = Path(path)
+    if not path.is_file():
+        if package is not None:
+            raise MissingToolError(f"{what} not found at {path}; " + APT_HINT.format(package=package))
+        raise LayoutError(f"expected {what} at {path}")
+    return path
+
+
+def require_dir(path: str | Path, *, what: str) -> Path:
+    """An existing directory, or LayoutError naming what was expected there."""
+    path = Path(path)
+    if not path.is_dir():
+        raise LayoutError(f"expected {what} at {path} (directory not found)")
+    return path
+
+
+def frame_db(wav: torch.Tensor, *, frame: int = 160) -> torch.Tensor:
+    """RMS level in dBFS of consecutive frames of a [1, n] signal -> [n // frame] (10 ms frames at 16 kHz)."""
+    n = wav.shape[-1] // frame * frame
+    x = wav[..., :n].reshape(-1, frame).double() if n else wav.new_zeros(0, frame).double()
+    return (10 * torch.log10(x.pow(2).mean(dim=-1) + 1e-12)).float()
+
+
+def trim_silence(wav: torch.Tensor, *, top_db: float = 40.0, floor_db: float = -60.0,
+                 margin: float = 0.02, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+    """Cut leading/trailing frames quieter than both peak-top_db and floor_db; [1, n] -> [1, m] (m = 0 if silent)."""
+    frame = sample_rate // 100
+    db = frame_db(wav, frame=frame)
+    if db.numel() == 0:
+        return wav[..., :0]
+    active = torch.nonzero(db > max(float(db.max()) - top_db, floor_db)).flatten()
+    if active.numel() == 0:
+        return wav[..., :0]
+    pad = int(margin * sample_rate)
+    start = max(int(active[0]) * frame - pad, 0)
+    stop = min((int(active[-1]) + 1) * frame + pad, wav.shape[-1])
+    return wav[..., start:stop]
+
+
+def fit_length(wav: torch.Tensor, n: int) -> torch.Tensor:
+    """Centre [.., m] in exactly n samples: zero-pad both sides, or crop the middle."""
+    m = wav.shape[-1]
+    if m >= n:
+        start = (m - n) // 2
+        return wav[..., start:start + n]
+    left = (n - m) // 2
+    return torch.nn.functional.pad(wav, (left, n - m - left))
+
+
+def active_chunks(wav: torch.Tensor, n: int, *, floor_db: float = -50.0, min_active: float = 0.5,
+                  sample_rate: int = SAMPLE_RATE) -> Iterator[tuple[int, torch.Tensor]]:
+    """Consecutive n-sample chunks of [1, m] with at least min_active of their 10 ms frames above floor_db."""
+    frame = sample_rate // 100
+    for k, start in enumerate(range(0, wav.shape[-1] - n + 1, n)):
+        chunk = wav[..., start:start + n]
+        if float((frame_db(chunk, frame=frame) > floor_db).float().mean()) >= min_active:
+            yield k, chunk
+
+
+def load_mono(path: str | Path, *, sample_rate: int | None = SAMPLE_RATE) -> torch.Tensor:
+    """Any readable audio file -> [1, n] float32 at sample_rate (None: the file's rate), channels averaged."""
+    return load(path, sample_rate=sample_rate, channels=1)[0]
+
+
+@dataclass
+class ClipWriter:
+    """Writes 16 kHz mono clips into OUT/SPLIT[/LABEL]/NAME.wav and a manifest.csv summarising them."""
+    out_dir: Path
+    overwrite: bool = False
+    sample_rate: int = SAMPLE_RATE
+    rows: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
+        manifest = self.out_dir / "manifest.csv"
+        if self.out_dir.exists() and any(self.out_dir.iterdir()):
+            if not manifest.exists():
+                raise ValueError(f"out_dir {self.out_dir} is not empty and holds no manifest.csv: "
+                                 "refusing to write into a folder a recipe did not make")
+            if not self.overwrite:
+                raise ValueError(f"out_dir {self.out_dir} already holds a prepared set; pass --overwrite to redo it")
+            for split in SPLITS:  # only what a recipe wrote
+                shutil.rmtree(self.out_dir / split, ignore_errors=True)
+            manifest.unlink()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def write(self, wav: torch.Tensor, *, split: str, name: str, label: str | None = None,
+              source: str = "") -> Path:
+        """Save one [1, n] clip; returns its path."""
+        if split not in SPLITS:
+            raise ValueError(f"split {split!r} is not one of {SPLITS}")
+        folder = self.out_dir / split / (safe_name(label) if label is not None else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{safe_name(name)}.wav"
+        save(path, wav, self.sample_rate)
+        self.rows.append({"split": split, "label": "" if label is None else safe_name(label),
+                          "path": path.relative_to(self.out_dir).as_posix(),
+                          "seconds": round(wav.shape[-1] / self.sample_rate, 4), "source": source})
+        return path
+
+    def close(self) -> dict:
+        """Write manifest.csv (atomically) and return a summary {clips, seconds, splits, labels}."""
+        manifest = self.out_dir / "manifest.csv"
+        tmp = manifest.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["split", "label", "path", "seconds", "source"])
+            w.writeheader()
+            w.writerows(sorted(self.rows, key=lambda r: r["path"]))
+        os.replace(tmp, manifest)
+        return summarize(self.rows)
+
+
+def summarize(rows: Sequence[dict]) -> dict:
+    """Counts per split and label plus total duration, from manifest rows."""
+    return {"clips": len(rows), "seconds": round(sum(float(r["seconds"]) for r in rows), 2),
+            "splits": dict(Counter(r["split"] for r in rows)),
+            "labels": dict(sorted(Counter(r["label"] for r in rows if r["label"]).items()))}
+
+
+def read_manifest(out_dir: str | Path) -> list[dict]:
+    """Rows of OUT/manifest.csv."""
+    path = require_file(Path(out_dir) / "manifest.csv", what="a prepared set's manifest.csv")
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def cli(doc: str, *, recipe: str, prepare: Callable[[argparse.Namespace], dict],
+        arguments: Callable[[argparse.ArgumentParser], None], default_data: str,
+        argv: Sequence[str] | None = None) -> int:
+    """`python recipes/NAME.py prepare|train|evaluate ...`: build the clip folder, then hand the recipe file and
+    that folder to `audiodiff train` / `audiodiff evaluate` (the library's CLI, which reads `config()`)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prepare", help="build the clip folder", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", default=default_data, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace a set prepared earlier in --out")
+    arguments(p)
+    t = sub.add_parser("train", help="audiodiff train RECIPE --data DATA/train --out RUN",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--data", default=f"{default_data}/train", help="training clips")
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override, e.g. train.lr=2e-4 (repeatable)")
+    t.add_argument("--steps", type=int, default=None, help="total training steps")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    e = sub.add_parser("evaluate", help="audiodiff evaluate MODEL --data DATA/test [options]",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e.add_argument("model", help="model directory")
+    e.add_argument("--data", default=f"{default_data}/test", help="held-out clips")
+    e.add_argument("options", nargs=argparse.REMAINDER,
+                   help="passed on to `audiodiff evaluate`, e.g. --task extend --cutoff 4000")
+    args = parser.parse_args(argv)
+    if args.command == "prepare":
+        try:
+            summary = prepare(args)
+        except (ValueError, MissingToolError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"{summary['clips']} clips, {summary['seconds'] / 60:.1f} min -> {args.out}: "
+              f"splits {summary['splits']}" + (f", {len(summary['labels'])} labels" if summary["labels"] else ""))
+        return 0
+    if args.command == "train":
+        command = ["train", recipe, "--data", args.data, "--out", args.out]
+        command += [a for o in args.overrides for a in ("--set", o)]
+        command += (["--steps", str(args.steps)] if args.steps is not None else []) + (["--resume"] if args.resume else [])
+    else:
+        command = ["evaluate", args.model, "--data", args.data, *args.options]
+    from audiodiff.cli import main as audiodiff
+    print("audiodiff " + " ".join(command), file=sys.stderr)
+    return audiodiff(command, prog_name="audiodiff")

@@ -1,0 +1,171 @@
+"""Spoken digits "zero"-"nine" synthesised by espeak-ng: an SC09-like, class-labelled set built offline.
+
+Every clip varies the English accent (8 espeak-ng English voices), the voice variant (~100 of
+espeak-ng's `!v` variants: m1..m7, f1..f5, klatt, croak, whisper, ...), the speed (-s), the pitch (-p) and the
+amplitude (-a). Clip i is a pure function of (seed, i): asking for more clips only adds clips. Each word is
+synthesised at 22.05 kHz, resampled to 16 kHz, silence-trimmed and centred in exactly 1 s (a take that clips is
+re-spoken softer, one too long for the clip faster). The split is fixed by a hash of the voice (accent + variant), so val/test voices are
+never heard in training.
+
+Needs: `apt-get install espeak-ng`.
+
+    python recipes/espeak_digits.py prepare --out /work/data/espeak_digits --count 3000
+    python recipes/espeak_digits.py train --data /work/data/espeak_digits/train --out runs/digits
+    python recipes/espeak_digits.py evaluate runs/digits --data /work/data/espeak_digits/test
+
+Layout: OUT/{train,val,test}/{zero,...,nine}/NNNNNN.wav + OUT/manifest.csv (see recipes/README.md).
+"""
+from __future__ import annotations
+
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from functools import partial
+from multiprocessing import Pool
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import (SAMPLE_RATE, ClipWriter, MissingToolError, cli, fit_length,  # noqa: E402
+                     require_tool, split_of, trim_silence)
+
+from audiodiff.audio import is_silent, load, resample  # noqa: E402
+from audiodiff.config import Config, FrontendConfig, NetConfig, SampleConfig, SDEConfig, TrainConfig  # noqa: E402
+
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+# English accents of espeak-ng 1.51 (gmw/*); other languages' voices read English spelling with their own
+# rules ("two" -> [tvo]), which would mislabel the digit, so they are not used.
+ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
+SPEED = (120, 240)        # words per minute (espeak default 175)
+PITCH = (15, 85)          # 0..99 (default 50)
+AMPLITUDE = (20, 60)       # 0..200 (default 100; loud variants clip above ~60)
+DEFAULT_OUT = "/work/data/espeak_digits"
+
+
+def variants(espeak: str) -> list[str]:
+    """Voice variants espeak-ng knows (`espeak-ng --voices=variant`), sorted: ['Alex', ..., 'm1', ..., 'zac']."""
+    out = subprocess.run([espeak, "--voices=variant"], capture_output=True, text=True, check=True).stdout
+    names = (re.search(r"!v/(\S+)\s*$", line) for line in out.splitlines())
+    return sorted({m.group(1) for m in names if m})
+
+
+def clip_params(i: int, *, seed: int, variant_names: list[str]) -> dict:
+    """The synthesis parameters of clip i: a pure function of (seed, i); digit = i mod 10 keeps classes balanced."""
+    rng = random.Random(f"espeak_digits/{seed}/{i}")
+    variant = rng.choice([None] + variant_names)
+    return {"digit": DIGITS[i % 10], "accent": rng.choice(ACCENTS), "variant": variant,
+            "speed": rng.randint(*SPEED), "pitch": rng.randint(*PITCH), "amplitude": rng.randint(*AMPLITUDE)}
+
+
+def voice_of(params: dict) -> str:
+    """espeak-ng voice name: accent[+variant]."""
+    return params["accent"] + (f"+{params['variant']}" if params["variant"] else "")
+
+
+def synthesize(params: dict, *, espeak: str, seconds: float = 1.0) -> torch.Tensor | None:
+    """One digit as [1, seconds * 16000] float32, silence-trimmed and centred; None if no clean take fits.
+
+    Updates params to the take kept: amplitude halved while espeak clips, speed x1.3 while the word is too long.
+    """
+    voice = voice_of(params)
+    n = int(seconds * SAMPLE_RATE)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "word.wav"
+        for _ in range(6):
+            wav = None
+            subprocess.run([espeak, "-v", voice, "-s", str(params["speed"]), "-p", str(params["pitch"]),
+                            "-a", str(params["amplitude"]), "-w", str(path), params["digit"]],
+                           check=True, capture_output=True)
+            raw, sr = load(path, channels=1)
+            take = trim_silence(resample(raw, sr, SAMPLE_RATE))
+            # espeak clipped (or resampling overshoots full scale): some variants are loud, speak softer
+            if raw.abs().max() >= 32767 / 32768 or take.abs().max() >= 0.99:
+                params["amplitude"] = max(params["amplitude"] // 2, 1)
+            elif take.shape[-1] > n:  # too long for the clip: speak 30% faster
+                params["speed"] = int(params["speed"] * 1.3)
+            else:
+                wav = take
+                break
+    if wav is None or wav.shape[-1] == 0 or bool(is_silent(wav, threshold_db=-50.0)):
+        return None
+    return fit_length(wav, n)
+
+
+def _render(i: int, *, seed: int, variant_names: list[str], espeak: str, seconds: float):
+    params = clip_params(i, seed=seed, variant_names=variant_names)
+    return i, params, synthesize(params, espeak=espeak, seconds=seconds)
+
+
+def prepare(raw_dir: None, out_dir: str | Path, *, count: int = 3000, seed: int = 0, seconds: float = 1.0,
+            val: float = 0.1, test: float = 0.1, workers: int = 1, overwrite: bool = False) -> dict:
+    """Synthesise `count` labelled clips into out_dir/{split}/{digit}/; returns the summary of manifest.csv."""
+    if raw_dir is not None:
+        raise ValueError("raw_dir: espeak_digits synthesises its data; pass None")
+    if count < 1:
+        raise ValueError(f"count={count} must be >= 1")
+    espeak = require_tool("espeak-ng", package="espeak-ng")
+    names = variants(espeak)
+    if not names:
+        raise MissingToolError("espeak-ng lists no voice variants; reinstall it: `sudo apt-get install --reinstall espeak-ng-data`")
+    writer = ClipWriter(Path(out_dir), overwrite=overwrite)
+    render = partial(_render, seed=seed, variant_names=names, espeak=espeak, seconds=seconds)
+    torch.set_num_threads(1)  # tiny tensors: threads cost more than they give on a shared machine
+    with Pool(workers) if workers > 1 else _Serial() as pool:
+        for i, params, wav in pool.imap(render, range(count), chunksize=16):
+            if wav is None:
+                print(f"warning: clip {i} ({params}) is silent; skipped", file=sys.stderr)
+                continue
+            voice = voice_of(params)
+            source = "espeak-ng -v {voice} -s {speed} -p {pitch} -a {amplitude} {digit}".format(voice=voice, **params)
+            writer.write(wav, split=split_of(voice, val=val, test=test), label=params["digit"],
+                         name=f"{i:06d}", source=source)
+    return writer.close()
+
+
+class _Serial:
+    """Pool stand-in running in-process (workers=1)."""
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def imap(self, fn, items, chunksize=1):
+        return map(fn, items)
+
+
+def config() -> Config:
+    """Class-conditional log-mel model of 1 s digits at 16 kHz (80 mel bins x 63 frames), VP SDE, CFG-ready."""
+    return Config(
+        frontend=FrontendConfig(name="logmel", sample_rate=SAMPLE_RATE, n_fft=1024, hop_length=256, n_mels=80),
+        sde=SDEConfig(name="vp"),
+        # 63 frames: three 2x levels (padded to 64) instead of the presets' 128x waveform downsampling
+        net=NetConfig(preset="small", options={"channels": [128, 192, 256], "factors": [2, 2, 2],
+                                               "blocks": [2, 2, 2], "attention": [False, True, True]}),
+        train=TrainConfig(lr=2e-4, batch_size=32, steps=60_000, warmup=1000, seconds=1.0, labels=True,
+                          label_dropout=0.1, normalize="peak", ckpt_every=2000),
+        sample=SampleConfig(sampler="heun", steps=50),
+    )
+
+
+def _arguments(p):
+    p.add_argument("--count", type=int, default=3000, help="number of clips (balanced over the 10 digits)")
+    p.add_argument("--seed", type=int, default=0, help="clip i depends only on (seed, i)")
+    p.add_argument("--seconds", type=float, default=1.0, help="clip length")
+    p.add_argument("--val", type=float, default=0.1, help="fraction of voices held out for validation")
+    p.add_argument("--test", type=float, default=0.1, help="fraction of voices held out for test")
+    p.add_argument("--workers", type=int, default=1, help="processes synthesising in parallel")
+
+
+def main(argv=None) -> int:
+    return cli(__doc__, recipe=__file__, arguments=_arguments, default_data=DEFAULT_OUT, argv=argv,
+               prepare=lambda a: prepare(None, a.out, count=a.count, seed=a.seed, seconds=a.seconds, val=a.val,
+                                         test=a.test, workers=a.workers, overwrite=a.overwrite))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
