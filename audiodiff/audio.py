@@ -86,6 +86,7 @@ def load(path: str | os.PathLike, sample_rate: int | None = None,
         data, sr = sf.read(p, dtype="float32", always_2d=True)  # [n, ch]
     except (sf.SoundFileError, RuntimeError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        reason = reason.split("': ", 1)[-1]  # libsndfile repeats the path: "Error opening '<path>': why"
         raise AudioError(p, f"not a readable audio file ({reason})") from None
     wav = torch.from_numpy(np.ascontiguousarray(data.T))
     if wav.shape[0] > MAX_CHANNELS and channels == 1:
