@@ -47,9 +47,19 @@ def split_of(key: str, *, val: float = 0.05, test: float = 0.05) -> str:
     return "test" if u < test else "val" if u < test + val else "train"
 
 
+def subset(items: Sequence, limit: int | None, *, key: Callable = str) -> list:
+    """At most `limit` of items, a fixed hash-chosen subset (kept in input order); all when limit is None."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    if limit < 1:
+        raise ValueError(f"limit={limit} must be >= 1")
+    chosen = set(sorted(range(len(items)), key=lambda i: hash_fraction(str(key(items[i]))))[:limit])
+    return [item for i, item in enumerate(items) if i in chosen]
+
+
 def safe_name(text: str) -> str:
-    """A file-system friendly label or file stem (lower case, [a-z0-9_.-])."""
-    name = re.sub(r"[^a-z0-9_.-]+", "_", text.strip().lower()).strip("_.")
+    """A file-system friendly label or file stem: runs of characters outside [A-Za-z0-9_.-] become "_"."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", text.strip()).strip("_.")
     if not name:
         raise ValueError(f"name {text!r} has no usable characters")
     return name
@@ -79,6 +89,16 @@ def require_dir(path: str | Path, *, what: str) -> Path:
     if not path.is_dir():
         raise LayoutError(f"expected {what} at {path} (directory not found)")
     return path
+
+
+def find_root(raw_dir: str | Path, name: str, marker: str, *, expected: str) -> Path:
+    """The dataset folder `name` holding `marker`: raw_dir itself or raw_dir/name; else LayoutError saying
+    `expected` (the layout, relative to the dataset folder) was looked for where."""
+    raw_dir = Path(raw_dir)
+    for root in (raw_dir, raw_dir / name):
+        if (root / marker).exists():
+            return root
+    raise LayoutError(f"expected {name}/{expected}: found no {marker} in {raw_dir} or {raw_dir / name}")
 
 
 def frame_db(wav: torch.Tensor, *, frame: int = 160) -> torch.Tensor:
@@ -114,13 +134,17 @@ def fit_length(wav: torch.Tensor, n: int) -> torch.Tensor:
     return torch.nn.functional.pad(wav, (left, n - m - left))
 
 
-def active_chunks(wav: torch.Tensor, n: int, *, floor_db: float = -50.0, min_active: float = 0.5,
-                  sample_rate: int = SAMPLE_RATE) -> Iterator[tuple[int, torch.Tensor]]:
-    """Consecutive n-sample chunks of [1, m] with at least min_active of their 10 ms frames above floor_db."""
-    frame = sample_rate // 100
+def is_active(chunk: torch.Tensor, *, floor_db: float = -50.0, min_active: float = 0.5,
+              sample_rate: int = SAMPLE_RATE) -> bool:
+    """True when at least min_active of the 10 ms frames of a [1, n] chunk are above floor_db dBFS."""
+    return float((frame_db(chunk, frame=sample_rate // 100) > floor_db).float().mean()) >= min_active
+
+
+def active_chunks(wav: torch.Tensor, n: int, **options) -> Iterator[tuple[int, torch.Tensor]]:
+    """(k, chunk k) for the consecutive n-sample chunks of [1, m] that pass `is_active(chunk, **options)`."""
     for k, start in enumerate(range(0, wav.shape[-1] - n + 1, n)):
         chunk = wav[..., start:start + n]
-        if float((frame_db(chunk, frame=frame) > floor_db).float().mean()) >= min_active:
+        if is_active(chunk, **options):
             yield k, chunk
 
 
@@ -229,7 +253,8 @@ def cli(doc: str, *, recipe: str, prepare: Callable[[argparse.Namespace], dict],
     if args.command == "train":
         command = ["train", recipe, "--data", args.data, "--out", args.out]
         command += [a for o in args.overrides for a in ("--set", o)]
-        command += (["--steps", str(args.steps)] if args.steps is not None else []) + (["--resume"] if args.resume else [])
+        command += ["--steps", str(args.steps)] if args.steps is not None else []
+        command += ["--resume"] if args.resume else []
     else:
         command = ["evaluate", args.model, "--data", args.data, *args.options]
     from audiodiff.cli import main as audiodiff

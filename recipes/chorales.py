@@ -49,7 +49,8 @@ def pieces(composers: tuple[str, ...], *, seed: int) -> list[Path]:
     try:
         from music21 import corpus
     except ImportError:
-        raise ValueError("chorales needs music21: `pip install music21` (or `pip install 'audiodiff[recipes]'`)") from None
+        raise ValueError("chorales needs music21: `pip install music21` "
+                         "(or `pip install 'audiodiff[recipes]'`)") from None
     from audiodiff.data import hash_fraction
     paths = [Path(p) for c in composers for p in corpus.getComposer(c, fileExtensions=("mxl", "xml", "krn"))]
     if not paths:

@@ -2,10 +2,10 @@
 
 Every clip varies the English accent (8 espeak-ng English voices), the voice variant (~100 of
 espeak-ng's `!v` variants: m1..m7, f1..f5, klatt, croak, whisper, ...), the speed (-s), the pitch (-p) and the
-amplitude (-a). Clip i is a pure function of (seed, i): asking for more clips only adds clips. Each word is
-synthesised at 22.05 kHz, resampled to 16 kHz, silence-trimmed and centred in exactly 1 s (a take that clips is
-re-spoken softer, one too long for the clip faster). The split is fixed by a hash of the voice (accent + variant), so val/test voices are
-never heard in training.
+level (peak -12..-1 dBFS). Clip i is a pure function of (seed, i): asking for more clips only adds clips. Each word is
+synthesised at 22.05 kHz, resampled to 16 kHz, silence-trimmed and centred in exactly 1 s (a take that clips
+is re-spoken softer, one too long for the clip faster). The split is fixed by a hash of the voice (accent +
+variant), so val/test voices are never heard in training.
 
 Needs: `apt-get install espeak-ng`.
 
@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (SAMPLE_RATE, ClipWriter, MissingToolError, cli, fit_length,  # noqa: E402
                      require_tool, split_of, trim_silence)
 
-from audiodiff.audio import is_silent, load, resample  # noqa: E402
+from audiodiff.audio import is_silent, load, normalize_peak, resample  # noqa: E402
 from audiodiff.config import Config, FrontendConfig, NetConfig, SampleConfig, SDEConfig, TrainConfig  # noqa: E402
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -42,7 +42,8 @@ DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
 SPEED = (120, 240)        # words per minute (espeak default 175)
 PITCH = (15, 85)          # 0..99 (default 50)
-AMPLITUDE = (20, 60)       # 0..200 (default 100; loud variants clip above ~60)
+LEVEL = (-12.0, -1.0)     # peak dBFS of the clip
+AMPLITUDE = 50            # espeak -a, 0..200 (default 100; loud variants clip above ~60): halved while clipping
 DEFAULT_OUT = "/work/data/espeak_digits"
 
 
@@ -58,7 +59,8 @@ def clip_params(i: int, *, seed: int, variant_names: list[str]) -> dict:
     rng = random.Random(f"espeak_digits/{seed}/{i}")
     variant = rng.choice([None] + variant_names)
     return {"digit": DIGITS[i % 10], "accent": rng.choice(ACCENTS), "variant": variant,
-            "speed": rng.randint(*SPEED), "pitch": rng.randint(*PITCH), "amplitude": rng.randint(*AMPLITUDE)}
+            "speed": rng.randint(*SPEED), "pitch": rng.randint(*PITCH), "amplitude": AMPLITUDE,
+            "level": round(rng.uniform(*LEVEL), 1)}
 
 
 def voice_of(params: dict) -> str:
@@ -92,7 +94,7 @@ def synthesize(params: dict, *, espeak: str, seconds: float = 1.0) -> torch.Tens
                 break
     if wav is None or wav.shape[-1] == 0 or bool(is_silent(wav, threshold_db=-50.0)):
         return None
-    return fit_length(wav, n)
+    return fit_length(normalize_peak(wav, target_db=params["level"]), n)
 
 
 def _render(i: int, *, seed: int, variant_names: list[str], espeak: str, seconds: float):
@@ -110,7 +112,8 @@ def prepare(raw_dir: None, out_dir: str | Path, *, count: int = 3000, seed: int 
     espeak = require_tool("espeak-ng", package="espeak-ng")
     names = variants(espeak)
     if not names:
-        raise MissingToolError("espeak-ng lists no voice variants; reinstall it: `sudo apt-get install --reinstall espeak-ng-data`")
+        raise MissingToolError("espeak-ng lists no voice variants; reinstall its data: "
+                               "`sudo apt-get install --reinstall espeak-ng-data`")
     writer = ClipWriter(Path(out_dir), overwrite=overwrite)
     render = partial(_render, seed=seed, variant_names=names, espeak=espeak, seconds=seconds)
     torch.set_num_threads(1)  # tiny tensors: threads cost more than they give on a shared machine
@@ -120,7 +123,8 @@ def prepare(raw_dir: None, out_dir: str | Path, *, count: int = 3000, seed: int 
                 print(f"warning: clip {i} ({params}) is silent; skipped", file=sys.stderr)
                 continue
             voice = voice_of(params)
-            source = "espeak-ng -v {voice} -s {speed} -p {pitch} -a {amplitude} {digit}".format(voice=voice, **params)
+            source = "espeak-ng -v {} -s {speed} -p {pitch} -a {amplitude} {digit}; peak {level} dBFS".format(
+                voice, **params)
             writer.write(wav, split=split_of(voice, val=val, test=test), label=params["digit"],
                          name=f"{i:06d}", source=source)
     return writer.close()

@@ -24,8 +24,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (SAMPLE_RATE, ClipWriter, LayoutError, cli, load_mono, require_dir, require_tool, safe_name,  # noqa: E402
-                     split_of, trim_silence)
+from _common import (SAMPLE_RATE, ClipWriter, LayoutError, cli, load_mono, require_dir,  # noqa: E402
+                     require_tool, safe_name, split_of, trim_silence)
 
 from audiodiff.audio import is_silent  # noqa: E402
 from audiodiff.config import Config, FrontendConfig, NetConfig, SampleConfig, SDEConfig, TrainConfig  # noqa: E402
@@ -57,7 +57,7 @@ def sounds_root(raw_dir: str | Path) -> Path:
     """The klettres/ folder (LANG/{alpha,syllab}/*.ogg) inside an unpacked klettres-data package."""
     raw_dir = require_dir(raw_dir, what="the unpacked klettres-data package (dpkg -x klettres-data_*.deb DIR)")
     for root in (raw_dir / "usr" / "share" / "klettres", raw_dir):
-        if any(root.glob(f"*/{kind}/*.ogg") for kind in KINDS):
+        if any(next(root.glob(f"*/{kind}/*.ogg"), None) for kind in KINDS):
             return root
     raise LayoutError(f"expected KLettres recordings at {raw_dir}/usr/share/klettres/LANG/alpha/*.ogg "
                       f"(or {raw_dir}/LANG/alpha/*.ogg): none found; unpack the package with "
