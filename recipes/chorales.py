@@ -98,6 +98,7 @@ def prepare(raw_dir: None, out_dir: str | Path, *, minutes: float = 30.0, clip_s
     fluidsynth = require_tool("fluidsynth", package="fluidsynth")
     soundfont = require_file(soundfont, what="the General MIDI soundfont FluidR3_GM.sf2", package="fluid-soundfont-gm")
     from music21 import converter
+    from music21.exceptions21 import Music21Exception
     n = int(clip_seconds * SAMPLE_RATE)
     writer = ClipWriter(Path(out_dir), overwrite=overwrite)
     total = 0.0
@@ -105,10 +106,13 @@ def prepare(raw_dir: None, out_dir: str | Path, *, minutes: float = 30.0, clip_s
         midi, wav_path = Path(tmp) / "piece.mid", Path(tmp) / "piece.wav"
         for p in pieces(tuple(composers), seed=seed)[:max_pieces]:
             piece = safe_name(p.stem)
-            score = converter.parse(p)
             for k in range(renders):
                 params = render_params(piece, k, seed=seed)
-                to_midi(score, midi, **params)
+                try:
+                    to_midi(converter.parse(p), midi, **params)  # parse is cached by music21
+                except Music21Exception as e:  # a few corpus files have malformed repeats or spanners
+                    print(f"warning: skipping {p.name}: {e}", file=sys.stderr)
+                    break
                 render(midi, wav_path, fluidsynth=fluidsynth, soundfont=soundfont)
                 wav = normalize_peak(trim_silence(load_mono(wav_path)))
                 source = "{piece}: {instrument}, {tempo} bpm, transpose {transpose}".format(piece=p.name, **params)
