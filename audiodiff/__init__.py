@@ -1,5 +1,10 @@
 """audiodiff: score-SDE diffusion for audio and music (Song et al. 2021), vocoder-free."""
 from .audio import AudioError, is_silent, load, normalize_loudness, normalize_peak, peak_db, resample, rms_db, save
+from .checkpoint import CheckpointError, save_model
+from .checkpoint import load as load_model
+from .config import (Config, FrontendConfig, NetConfig, SampleConfig, SDEConfig, TrainConfig, apply_overrides,
+                     build_model, load_recipe)
+from .data import AudioFolder
 from .frontends import Frontend, LogMel, Waveform, frontend_from_config
 from .likelihood import bits_per_sample, log_likelihood
 from .losses import dsm_loss, dsm_loss_per_sample
@@ -8,5 +13,6 @@ from .precond import ScoreModel
 from .sampling import SAMPLERS, euler_maruyama, ode_heun, ode_rk45, predictor_corrector, sample, stochastic_heun
 from .sde import SDE, SubVPSDE, VESDE, VPSDE, sde_from_config
 from .shape import per_sample
+from .train import Trainer, TrainingError
 
 __version__ = "0.1.0"

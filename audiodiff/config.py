@@ -7,11 +7,14 @@ configs, no YAML trees). The builders at the bottom turn a config into the objec
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from torch import nn
@@ -332,3 +335,44 @@ def build_model(config: Config, frontend=None):
     frontend = frontend if frontend is not None else build_frontend(config.frontend)
     net = build_net(config.net, frontend.channels, num_classes=len(config.label_names) or None)
     return ScoreModel(net, build_sde(config.sde), sigma_data=config.net.sigma_data)
+
+
+# --- recipes ----------------------------------------------------------------------------------------
+def recipe_dirs() -> list[Path]:
+    """Where recipe names are looked up: ./recipes, then the recipes/ folder next to the package."""
+    return [Path.cwd() / "recipes", Path(__file__).resolve().parents[1] / "recipes"]
+
+
+def load_recipe(spec: str | os.PathLike) -> Config:
+    """A Config from a recipe .py (its `config()`), a config .json (or a model's config.json), or a recipe name."""
+    path = Path(spec)
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise ValueError(f"config file {os.fspath(path)!r} not found")
+        try:
+            d = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{os.fspath(path)}: not valid JSON ({e})") from None
+        if isinstance(d, dict) and isinstance(d.get("config"), dict):  # a model directory's config.json
+            d = d["config"]
+        return Config.from_dict(d)
+    if path.suffix != ".py":
+        candidates = [d / f"{spec}.py" for d in recipe_dirs()]
+        found = [p for p in candidates if p.is_file()]
+        if not found:
+            names = sorted({p.stem for d in recipe_dirs() if d.is_dir() for p in d.glob("[!_]*.py")})
+            raise ValueError(f"recipe {os.fspath(spec)!r} not found: give a recipe .py, a config .json or one of "
+                             f"{names}")
+        path = found[0]
+    if not path.is_file():
+        raise ValueError(f"recipe file {os.fspath(path)!r} not found")
+    module_spec = importlib.util.spec_from_file_location(f"audiodiff_recipe_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    if not callable(getattr(module, "config", None)):
+        raise ValueError(f"recipe {os.fspath(path)!r} has no config() function")
+    config = module.config()
+    if not isinstance(config, Config):
+        raise ValueError(f"recipe {os.fspath(path)!r}: config() returned {type(config).__name__}, not a Config")
+    config.validate()
+    return config
