@@ -9,6 +9,7 @@ A front end is described fully by `config()`; `frontend_from_config(config)` reb
 from __future__ import annotations
 
 import math
+import warnings
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
@@ -155,8 +156,10 @@ class LogMel(Frontend):
         self.f_min, self.f_max = float(f_min), f_max
         self.griffin_lim_iters, self.momentum = int(griffin_lim_iters), float(momentum)
 
-        fb = AF.melscale_fbanks(self.n_fft // 2 + 1, self.f_min, self.f_max, self.n_mels, self.sample_rate,
-                                norm=None, mel_scale="slaney").double()  # [F, M], triangles of peak 1
+        with warnings.catch_warnings():  # torchaudio warns about empty bands; we raise below instead
+            warnings.simplefilter("ignore", UserWarning)
+            fb = AF.melscale_fbanks(self.n_fft // 2 + 1, self.f_min, self.f_max, self.n_mels, self.sample_rate,
+                                    norm=None, mel_scale="slaney").double()  # [F, M], triangles of peak 1
         empty = (fb.sum(0) == 0).nonzero().flatten().tolist()
         if empty:
             raise ValueError(f"n_mels={n_mels} too large for n_fft={n_fft}: mel bands {empty} hold no FFT bin")
@@ -206,9 +209,11 @@ class LogMel(Frontend):
         mel = (x * self.LOG_SCALE + self.LOG_CENTER).exp()
         window = self.window(x)
         spec = self.mel_to_magnitude(mel) * (window.sum() / 2)  # back to the unscaled STFT magnitude
+        n = self.hop_length * (x.shape[-1] - 1) if length is None else length
+        # Griffin-Lim re-analyses its own output, which needs at least min_samples: render longer, then crop
         wav = AF.griffinlim(spec, window, self.n_fft, self.hop_length, self.n_fft, 1.0,
-                            self.griffin_lim_iters, self.momentum, length, False)
-        return wav[:, None]
+                            self.griffin_lim_iters, self.momentum, max(n, self.min_samples), False)
+        return wav[:, None, :n]
 
     def config(self) -> dict:
         return {"name": self.name, "sample_rate": self.sample_rate, "n_fft": self.n_fft,
