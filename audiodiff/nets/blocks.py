@@ -9,6 +9,16 @@ from torch import Tensor, nn
 
 
 
+SKIP_SCALE = math.sqrt(0.5)  # residual sums (x + branch) / sqrt(2) keep unit variance
+
+
+def _scale_init(layer: nn.Module, factor: float) -> None:
+    """Multiply a freshly initialised layer's weight and bias by `factor`."""
+    with torch.no_grad():
+        layer.weight.mul_(factor)
+        layer.bias.mul_(factor)
+
+
 def norm_groups(channels: int, *, max_groups: int = 32, min_group: int = 4) -> int:
     """Largest divisor of `channels` that is <= max_groups and leaves >= min_group channels per group."""
     return max((g for g in range(1, max_groups + 1) if channels % g == 0 and channels // g >= min_group),
@@ -45,7 +55,8 @@ class ResBlock(nn.Module):
     """GroupNorm-SiLU-conv twice, FiLM scale/shift from the embedding (Perez et al. 2018; Ho et al. 2020).
 
     out = (x + conv2(silu(FiLM(norm2(conv1(silu(norm1(x)))))))) / sqrt(2), the sum scaled to keep unit
-    variance through a deep stack.
+    variance through a deep stack; the 1/sqrt(2) on the branch is folded into conv2's initial weights so
+    the sum is one fused pass (add with alpha).
     """
 
     def __init__(self, channels: int, emb_channels: int, *, kernel_size: int = 3, dropout: float = 0.0):
@@ -54,8 +65,9 @@ class ResBlock(nn.Module):
         self.conv1 = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
         self.film = nn.Linear(emb_channels, 2 * channels)
         self.norm2 = group_norm(channels)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.conv2 = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
+        _scale_init(self.conv2, SKIP_SCALE)
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
         """x [B, C, L], emb [B, E] (already through SiLU) -> [B, C, L]."""
@@ -63,11 +75,15 @@ class ResBlock(nn.Module):
         scale, shift = self.film(emb).unsqueeze(-1).chunk(2, dim=1)
         h = torch.addcmul(shift, self.norm2(h), scale + 1)
         h = self.conv2(self.dropout(F.silu(h)))
-        return (x + h) * math.sqrt(0.5)
+        return torch.add(h, x, alpha=SKIP_SCALE)
 
 
 class SelfAttention(nn.Module):
-    """Pre-norm multi-head self-attention over time (Vaswani et al. 2017) with a residual connection."""
+    """Pre-norm multi-head self-attention over time (Vaswani et al. 2017) with a residual connection.
+
+    Projections are Linear layers on [B, L, C] (one GEMM each); the residual sum is scaled by 1/sqrt(2),
+    folded into proj's initial weights as in ResBlock.
+    """
 
     def __init__(self, channels: int, *, head_channels: int = 64):
         super().__init__()
@@ -75,14 +91,14 @@ class SelfAttention(nn.Module):
             raise ValueError(f"head_channels={head_channels} must divide the channels ({channels}) of an attention level")
         self.heads = channels // head_channels
         self.norm = group_norm(channels)
-        self.qkv = nn.Conv1d(channels, 3 * channels, 1)
-        self.proj = nn.Conv1d(channels, channels, 1)
+        self.qkv = nn.Linear(channels, 3 * channels)
+        self.proj = nn.Linear(channels, channels)
+        _scale_init(self.proj, SKIP_SCALE)
 
     def forward(self, x: Tensor) -> Tensor:
         """x [B, C, L] -> [B, C, L]."""
         B, C, L = x.shape
-        # [B, 3C, L] -> 3 x [B, heads, L, head_channels]
-        q, k, v = self.qkv(self.norm(x)).reshape(B, 3, self.heads, C // self.heads, L).transpose(-1, -2).unbind(1)
-        h = F.scaled_dot_product_attention(q, k, v)
-        h = h.transpose(-1, -2).reshape(B, C, L)
-        return (x + self.proj(h)) * math.sqrt(0.5)
+        # [B, L, 3C] -> 3 x [B, heads, L, head_channels]
+        q, k, v = self.qkv(self.norm(x).transpose(1, 2)).reshape(B, L, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        h = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, L, C)
+        return torch.add(self.proj(h).transpose(1, 2), x, alpha=SKIP_SCALE)

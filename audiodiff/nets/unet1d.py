@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .blocks import ResBlock, SelfAttention, down_conv, group_norm, up_conv
+from .blocks import SKIP_SCALE, ResBlock, SelfAttention, down_conv, group_norm, up_conv
 from .embedding import FourierFeatures
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -60,8 +60,8 @@ class UNet1d(nn.Module):
     """1D U-Net D(x, c_noise, labels) on [B, C, L] (Ronneberger et al. 2015; Ho et al. 2020; Karras et al. 2022)."""
 
     def __init__(self, in_channels: int, out_channels: int | None = None, *,
-                 channels: Sequence[int] = (32, 64, 128, 256), factors: Sequence[int] = (4, 4, 4, 2),
-                 blocks: Sequence[int] = (1, 1, 2, 2), attention: Sequence[bool] = (False, False, False, True),
+                 channels: Sequence[int] = (32, 64, 128, 192), factors: Sequence[int] = (4, 4, 4, 2),
+                 blocks: Sequence[int] = (1, 1, 2, 1), attention: Sequence[bool] = (False, False, False, True),
                  num_classes: int | None = None, dropout: float = 0.0, kernel_size: int = 3,
                  head_channels: int = 64, emb_channels: int | None = None, fourier_scale: float = 16.0):
         super().__init__()
@@ -179,7 +179,7 @@ class UNet1d(nn.Module):
             h = self._run(layers, h, emb)
             skips.append(h)
         for i in reversed(range(len(self.decoder))):
-            h = self._run(self.decoder[i], (h + skips.pop()) * math.sqrt(0.5), emb)
+            h = self._run(self.decoder[i], torch.add(h, skips.pop()).mul_(SKIP_SCALE), emb)
             if i > 0:
                 h = self.up[i - 1](h)
         h = self.out_conv(F.silu(self.out_norm(h)))
