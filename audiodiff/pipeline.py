@@ -1,0 +1,251 @@
+"""AudioDiffusion: load a trained model and generate, inpaint or band-extend audio in three lines.
+
+    pipe = ad.AudioDiffusion.from_pretrained("speech16k")       # a shipped name or a model directory
+    wav = pipe.generate(n=4, seconds=2.0, seed=0)               # [4, ch, samples] at pipe.sample_rate
+    out = pipe.inpaint(wav[0], pipe.sample_rate, gaps=[(1.0, 1.2)])
+
+Audio in is converted to the model's rate and channel count; audio out is at the model's rate. Signals
+longer than the training clips are processed by overlapping windows (`longform`). Waveform models solve
+the inverse problem on samples; log-mel models mask frames (inpainting) or mel bands above the cutoff
+(bandwidth extension), decode by Griffin-Lim, and put the observed samples / low band back in audio.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from .audio import resample, set_channels
+from .checkpoint import load
+from .frontends import LogMel
+from .longform import generate_long, restore_long
+from .operators import LowPass, Mask, Operator
+from .posterior import solve
+from .sampling import sample
+from .sde import Score
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+DEFAULT_MODEL = "speech16k"
+
+
+class ModelNotFoundError(ValueError):
+    """A model name that is neither a directory nor a shipped model."""
+
+
+def shipped_models() -> list[str]:
+    """Names of the models shipped under audiodiff/pretrained/."""
+    if not PRETRAINED_DIR.is_dir():
+        return []
+    return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
+
+
+def resolve_model(name_or_dir: str | os.PathLike) -> Path:
+    """A model directory, or audiodiff/pretrained/NAME; ModelNotFoundError (one line, how to train) otherwise."""
+    path = Path(name_or_dir)
+    if path.is_dir():
+        return path
+    shipped = PRETRAINED_DIR / str(name_or_dir)
+    if shipped.is_dir():
+        return shipped
+    raise ModelNotFoundError(
+        f"model {str(name_or_dir)!r} not found: not a directory and not shipped in audiodiff/pretrained "
+        f"(shipped: {', '.join(shipped_models()) or 'none yet'}); train one with "
+        f"`audiodiff train recipes/tiny.py --data DIR --out RUN_DIR` and pass --model RUN_DIR")
+
+
+class AudioDiffusion:
+    """A ScoreModel with its front end and config: generate(), inpaint(), extend()."""
+
+    def __init__(self, model, frontend, config):
+        self.model, self.frontend, self.config = model, frontend, config
+        self.sde = model.sde
+        self.device = next(model.parameters()).device
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir: str | os.PathLike = DEFAULT_MODEL, *, weights: str = "ema",
+                        device: torch.device | str = "cpu") -> "AudioDiffusion":
+        """Load a shipped model by name or a model directory written by `audiodiff train`."""
+        return cls(*load(resolve_model(name_or_dir), weights=weights, device=device))
+
+    # --- properties -------------------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return self.frontend.sample_rate
+
+    @property
+    def audio_channels(self) -> int:
+        return self.frontend.audio_channels
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.config.label_names)
+
+    @property
+    def window(self) -> int:
+        """Model-signal length of one training clip: the window of long-form processing."""
+        return self.frontend.length(self.config.train.seconds)
+
+    # --- scores -------------------------------------------------------------------------------------------
+    def labels_tensor(self, labels: Sequence[int | str] | int | str | None, n: int) -> Tensor | None:
+        """Class names or ids (one for all, or one per example) -> LongTensor [n]; None if unconditional."""
+        if labels is None:
+            return None
+        if not self.label_names:
+            raise ValueError("labels given, but this model is unconditional (it has no label names)")
+        items = [labels] * n if isinstance(labels, (int, str)) else list(labels)
+        if len(items) != n:
+            raise ValueError(f"labels has {len(items)} entries for n={n} examples")
+        ids = []
+        for item in items:
+            if isinstance(item, str):
+                if item not in self.label_names:
+                    raise ValueError(f"unknown label {item!r}; the model knows {self.label_names}")
+                item = self.label_names.index(item)
+            if not 0 <= int(item) < len(self.label_names):
+                raise ValueError(f"label id {item} outside [0, {len(self.label_names)})")
+            ids.append(int(item))
+        return torch.tensor(ids, dtype=torch.long, device=self.device)
+
+    def score(self, labels: Tensor | None = None, guidance: float = 1.0) -> Score:
+        """Score callable; with labels and guidance w != 1, classifier-free guidance (Ho & Salimans 2022):
+        w * score(x | label) + (1 - w) * score(x | null), both in one batched call."""
+        if not guidance >= 0:
+            raise ValueError(f"guidance must be >= 0, got {guidance}")
+        model = self.model
+        if labels is None or guidance == 1.0:
+            return lambda x, t: model.score(x, t, labels)
+
+        def guided(x: Tensor, t: Tensor) -> Tensor:
+            b = x.shape[0]
+            both = model.score(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels[:b], torch.full_like(labels[:b], -1)]))
+            cond, null = both[:b], both[b:]
+            return null + guidance * (cond - null)
+
+        return guided
+
+    def generator(self, seed: int | None) -> torch.Generator | None:
+        return None if seed is None else torch.Generator(self.device).manual_seed(int(seed))
+
+    def sampler_options(self, sampler: str | None, steps: int | None) -> dict:
+        """Defaults from the model's SampleConfig, overridden by the arguments."""
+        c = self.config.sample
+        options = dict(sampler=sampler or c.sampler, steps=int(steps or c.steps), eps=c.eps)
+        if sampler is None or sampler == c.sampler:
+            options.update(c.options)
+        return options
+
+    # --- generation ---------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, n: int = 1, seconds: float | None = None, *, labels=None, sampler: str | None = None,
+                 steps: int | None = None, guidance: float = 1.0, seed: int | None = 0, progress: bool = False,
+                 overlap: float = 0.25, resample: int = 1, **options) -> Tensor:
+        """Sample n clips of `seconds` (default: the training length) -> wav [n, ch, samples]; longer clips
+        are continued window by window with `overlap` (fraction of a window) known from the previous one."""
+        if int(n) != n or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n}")
+        seconds = self.config.sample.seconds or self.config.train.seconds if seconds is None else seconds
+        samples = self.frontend.num_samples(seconds)
+        length = self.frontend.frames(samples)
+        score = self.score(self.labels_tensor(labels, n), guidance)
+        opts = {**self.sampler_options(sampler, steps), **options}
+        shape = (int(n), self.frontend.channels, length)
+        gen = self.generator(seed)
+        if length <= self.window:
+            x = sample(score, self.sde, shape, generator=gen, device=self.device, progress=progress, **opts)
+        else:
+            x = generate_long(score, self.sde, shape, window=self.window, overlap=self.overlap(overlap),
+                              generator=gen, device=self.device, progress=progress, resample=resample, **opts)
+        return self.frontend.decode(x, length=samples).cpu()
+
+    def overlap(self, fraction: float) -> int:
+        if not 0 < fraction < 1:
+            raise ValueError(f"overlap must lie in (0, 1) (a fraction of the window), got {fraction}")
+        return max(1, int(round(fraction * self.window)))
+
+    # --- inverse problems -----------------------------------------------------------------------------------
+    def prepare(self, wav: Tensor, sample_rate: int) -> Tensor:
+        """Audio [ch, n] or [B, ch, n] at sample_rate -> [B, audio_channels, n'] at the model's rate."""
+        wav = torch.as_tensor(wav, dtype=torch.float32)
+        if wav.ndim not in (2, 3):
+            raise ValueError(f"wav must be [channels, samples] or [batch, channels, samples], got {tuple(wav.shape)}")
+        wav = wav if wav.ndim == 3 else wav[None]
+        if not torch.isfinite(wav).all():
+            raise ValueError("wav contains NaN or inf samples")
+        wav = set_channels(wav, self.audio_channels)
+        return resample(wav, int(sample_rate), self.sample_rate).to(self.device)
+
+    def restore(self, y: Tensor, operator_for, *, sampler=None, steps=None, strategy="replacement", resample=1,
+                seed=0, progress=False, labels=None, guidance=1.0, overlap=0.25, **options) -> Tensor:
+        """Solve op(x) = op(y) for a model signal y [B, C, L], by windows when L exceeds the training length."""
+        score = self.score(self.labels_tensor(labels, y.shape[0]), guidance)
+        opts = dict(self.sampler_options(sampler, steps), strategy=strategy, resample=resample,
+                    generator=self.generator(seed), **options)
+        length = y.shape[-1]
+        if length <= self.window:
+            return solve(score, self.sde, operator_for(0, length), y, progress=progress, **opts)
+        return restore_long(score, self.sde, operator_for, y, window=self.window, overlap=self.overlap(overlap),
+                            progress=progress, **opts)
+
+    @torch.no_grad()
+    def inpaint(self, wav: Tensor, sample_rate: int, *, gaps: Sequence[tuple[float, float]] | None = None,
+                mask: Tensor | None = None, **options) -> Tensor:
+        """Fill `gaps` [(start_s, end_s), ...] (or where the bool `mask` [n] at the model's rate is False) ->
+        wav [B, ch, n] at the model's rate; samples outside the gaps are bit-identical to the converted input.
+        Options: sampler, steps, strategy ("replacement" | "dps" | "dps+replacement"), resample, zeta, seed,
+        labels, guidance, overlap, progress."""
+        wav = self.prepare(wav, sample_rate)
+        n = wav.shape[-1]
+        if (gaps is None) == (mask is None):
+            raise ValueError("give exactly one of gaps (seconds) or mask")
+        if gaps is not None:
+            known = Mask.from_gaps(gaps, length=n, rate=self.sample_rate).known
+        else:
+            known = torch.as_tensor(mask, dtype=torch.bool)
+            if known.shape[-1] != n:
+                raise ValueError(f"mask has {known.shape[-1]} samples, the audio {n} at {self.sample_rate} Hz")
+        known = known.to(self.device).expand_as(wav)
+        y = self.frontend.encode(torch.where(known, wav, torch.zeros_like(wav)))
+        if isinstance(self.frontend, LogMel):
+            known_x = self.known_frames(known[:, :1])  # [B, 1, L]: frames whose window sees no gap
+        else:
+            known_x = known
+        x = self.restore(y, lambda s, e: Mask(known_x[..., s:e]), **options)
+        out = self.frontend.decode(x, length=n)
+        return torch.where(known, wav, out).cpu()
+
+    def known_frames(self, known: Tensor) -> Tensor:
+        """Frames [B, 1, L] of the STFT (centred windows of n_fft) that contain only known samples."""
+        f = self.frontend
+        gaps = (~known).float()
+        pad = f.n_fft // 2
+        hit = torch.nn.functional.max_pool1d(torch.nn.functional.pad(gaps, (pad, pad)), f.n_fft, f.hop_length)
+        return hit[..., : f.frames(known.shape[-1])] == 0
+
+    @torch.no_grad()
+    def extend(self, wav: Tensor, sample_rate: int, *, cutoff_hz: float, kind: str = "fir", **options) -> Tensor:
+        """Bandwidth extension of audio whose content lies below `cutoff_hz` -> wav [B, ch, n] at the model's
+        rate; the band below the cutoff is the input's (data consistency with a `kind` zero-phase low-pass)."""
+        if not 0 < cutoff_hz < self.sample_rate / 2:
+            raise ValueError(f"cutoff {cutoff_hz:g} Hz must lie in (0, {self.sample_rate / 2:g}) Hz, the model's "
+                             f"Nyquist frequency")
+        wav = self.prepare(wav, sample_rate)
+        lowpass = LowPass(cutoff_hz, self.sample_rate, kind=kind)
+        y = self.frontend.encode(wav)
+        op: Operator
+        if isinstance(self.frontend, LogMel):
+            bands = self.known_bands(cutoff_hz)
+            x = self.restore(y, lambda s, e: Mask(bands), **options)
+            out = self.frontend.decode(x, length=wav.shape[-1])
+            return lowpass.project(out, wav, wav).cpu()  # the input's own low band, in audio
+        x = self.restore(y, lambda s, e: lowpass, **options)
+        return self.frontend.decode(x, length=wav.shape[-1]).cpu()
+
+    def known_bands(self, cutoff_hz: float) -> Tensor:
+        """Mel bands [1, M, 1] whose filters lie wholly below cutoff_hz (the observed bands)."""
+        f = self.frontend
+        freqs = torch.arange(f.filters.shape[0], dtype=torch.float64) * f.sample_rate / f.n_fft
+        top = torch.stack([freqs[col > 0].max() for col in f.filters.T])
+        return (top <= cutoff_hz).reshape(1, -1, 1).to(self.device)
