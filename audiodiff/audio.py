@@ -75,6 +75,8 @@ def load(path: str | os.PathLike, sample_rate: int | None = None,
     to `channels` (1 mixes down, 2 duplicates mono) when given."""
     if channels not in (None, 1, 2):
         raise ValueError(f"channels must be 1, 2 or None, got {channels!r}")
+    if sample_rate is not None and (int(sample_rate) != sample_rate or sample_rate <= 0):
+        raise ValueError(f"sample_rate must be a positive integer or None, got {sample_rate!r}")
     p = Path(path)
     if not p.exists():
         raise AudioError(p, "file not found")

@@ -64,6 +64,8 @@ class Frontend(ABC):
             raise ValueError(f"wav needs at least {min_samples} samples for {self.name}, got {wav.shape[-1]}")
         if not wav.is_floating_point():
             raise ValueError(f"wav must be a float tensor, got {wav.dtype}")
+        if not torch.isfinite(wav).all():
+            raise ValueError("wav contains NaN or inf samples")
 
     def check_x(self, x: Tensor) -> None:
         """Raise ValueError unless `x` is a [B, channels, L >= 1] float tensor."""
@@ -71,6 +73,8 @@ class Frontend(ABC):
             raise ValueError(f"x must be [B, {self.channels}, L >= 1], got {tuple(x.shape)}")
         if not x.is_floating_point():
             raise ValueError(f"x must be a float tensor, got {x.dtype}")
+        if not torch.isfinite(x).all():
+            raise ValueError("x contains NaN or inf values")
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
@@ -120,18 +124,20 @@ class LogMel(Frontend):
     slaney-scale triangular filters, each normalised to sum to 1: a mel band is the weighted mean magnitude
     over its frequencies, so white noise gives the same level in every band. Magnitude (not power) halves
     the log range and is what Griffin-Lim consumes. The fixed constants map the band level linearly in dB
-    from [LOG_FLOOR, 1] = [-100, 0] dBFS onto [-1, 1] (x = 1 + dB / 50); a band never exceeds +6 dBFS, so
-    x <= 1.07. The test clips at -20 dBFS RMS have mean -0.23..-0.31 and std 0.30..0.35.
+    from [LOG_FLOOR, 1] = [-100, 0] dBFS onto [-1, 1] (x = 1 + dB / 50); audio in [-1, 1] never has a band
+    above +6 dBFS, so x <= X_MAX = 1.12. The test clips at -20 dBFS RMS have mean -0.23..-0.31 and std 0.30..0.35.
 
     `decode` inverts W by non-negative least squares (accelerated projected gradient, Beck & Teboulle 2009,
     from the clamped pseudo-inverse; NNLS_ITERS steps) and recovers phase with `griffin_lim_iters`
-    iterations of Griffin-Lim with `momentum` (torchaudio; deterministic: zero initial phase).
+    iterations of Griffin-Lim with `momentum` (torchaudio; deterministic: zero initial phase). It first
+    clamps x to [-1, X_MAX]: sampler outputs may overshoot, and exp would overflow.
     """
 
     name = "logmel"
     LOG_FLOOR: ClassVar[float] = 1e-5
     LOG_CENTER: ClassVar[float] = math.log(LOG_FLOOR) / 2  # -5.76: -50 dBFS -> 0
     LOG_SCALE: ClassVar[float] = -math.log(LOG_FLOOR) / 2  # 5.76: 50 dB per unit
+    X_MAX: ClassVar[float] = 1 + 20 * math.log10(2) / 50  # 1.12: +6 dBFS, the loudest band audio can give
     NNLS_ITERS: ClassVar[int] = 30
 
     def __init__(self, sample_rate: int, *, n_fft: int = 1024, hop_length: int = 256, n_mels: int = 80,
@@ -203,17 +209,26 @@ class LogMel(Frontend):
         return s
 
     def decode(self, x: Tensor, *, length: int | None = None) -> Tensor:
+        """x [B, n_mels, L] -> wav [B, 1, n], n = `length` (the original sample count) or hop_length (L - 1);
+        a `length` that L frames cannot come from is reached by cropping or zero-padding."""
         self.check_x(x)
         if length is not None and length < 1:
             raise ValueError(f"length must be positive, got {length}")
-        mel = (x * self.LOG_SCALE + self.LOG_CENTER).exp()
+        frames = x.shape[-1]
+        n = self.hop_length * (frames - 1) if length is None else length
+        if n < 1:
+            raise ValueError("a single frame decodes to no samples; pass length")
+        # Griffin-Lim re-analyses its own output: it needs a length whose frame count is the spectrogram's,
+        # and at least min_samples (reflect padding); extend the spectrogram with silent frames where short
+        n_gl = n if self.frames(n) == frames else self.hop_length * (frames - 1)
+        n_gl = max(n_gl, self.min_samples)
+        mel = (x.clamp(-1, self.X_MAX) * self.LOG_SCALE + self.LOG_CENTER).exp()
         window = self.window(x)
         spec = self.mel_to_magnitude(mel) * (window.sum() / 2)  # back to the unscaled STFT magnitude
-        n = self.hop_length * (x.shape[-1] - 1) if length is None else length
-        # Griffin-Lim re-analyses its own output, which needs at least min_samples: render longer, then crop
+        spec = torch.nn.functional.pad(spec, (0, self.frames(n_gl) - frames))
         wav = AF.griffinlim(spec, window, self.n_fft, self.hop_length, self.n_fft, 1.0,
-                            self.griffin_lim_iters, self.momentum, max(n, self.min_samples), False)
-        return wav[:, None, :n]
+                            self.griffin_lim_iters, self.momentum, n_gl, False)
+        return torch.nn.functional.pad(wav, (0, n - n_gl))[:, None]
 
     def config(self) -> dict:
         return {"name": self.name, "sample_rate": self.sample_rate, "n_fft": self.n_fft,

@@ -104,6 +104,8 @@ def test_resample_keeps_a_tones_frequency(tmp_path, new_sr):
 def test_resample_rejects_bad_rates():
     with pytest.raises(ValueError, match="new_sr"):
         ad.resample(torch.zeros(1, 10), 16000, 0)
+    with pytest.raises(ValueError, match="sample_rate"):
+        ad.load(DATA / "speech.wav", sample_rate=-8000)
 
 
 def test_channel_mapping(tmp_path):

@@ -95,6 +95,17 @@ def test_pure_tone_peaks_in_its_mel_band(band):
     assert (x[0, :, 2:-2].argmax(0) == band).all()  # in every frame away from the edges
 
 
+def test_decode_survives_overshooting_samples():
+    """Sampler outputs beyond the data range (here x = +-40) are clamped to [-1, X_MAX] and decode finitely."""
+    frontend = ad.LogMel(16000, griffin_lim_iters=4)
+    x = 40 * torch.sign(torch.randn(2, 80, 20, generator=torch.Generator().manual_seed(0)))
+    wav = frontend.decode(x, length=4000)
+    assert wav.shape == (2, 1, 4000) and torch.isfinite(wav).all()
+    assert torch.equal(wav, frontend.decode(x.clamp(-1.0, 1.0 + 20 * math.log10(2) / 50), length=4000))
+    loudest = frontend.encode(torch.sign(torch.randn(1, 1, 4000, generator=torch.Generator().manual_seed(1))))
+    assert loudest.max() <= frontend.X_MAX  # full-scale square-ish noise stays under the clamp
+
+
 def test_length_matches_encode():
     for frontend in (ad.LogMel(16000), ad.LogMel(24000, n_fft=512, hop_length=128), ad.Waveform(16000)):
         for seconds in (0.1, 1.0, 2.37):
@@ -117,6 +128,16 @@ def test_logmel_shapes_and_finiteness(n, batch, seed):
     wav_hat = frontend.decode(x, length=n)
     assert wav_hat.shape == (batch, 1, n) and torch.isfinite(wav_hat).all()
     assert frontend.decode(x).shape == (batch, 1, 256 * (x.shape[-1] - 1))
+
+
+@FAST
+@given(frames=st.integers(1, 30), length=st.integers(1, 9000), batch=st.integers(1, 3), seed=st.integers(0, 99))
+def test_logmel_decodes_any_frames_to_any_length(frames, length, batch, seed):
+    """Model outputs need not come from encode: any L and any requested length give finite audio."""
+    frontend = ad.LogMel(16000, griffin_lim_iters=2)
+    x = torch.rand(batch, 80, frames, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    wav = frontend.decode(x, length=length)
+    assert wav.shape == (batch, 1, length) and torch.isfinite(wav).all()
 
 
 @FAST
@@ -172,6 +193,9 @@ def test_config_round_trip(frontend):
     (lambda: ad.LogMel(16000).encode(torch.zeros(1, 2, 4000)), r"\[B, 1, n\]"),
     (lambda: ad.LogMel(16000).decode(torch.zeros(1, 40, 10)), r"\[B, 80, L"),
     (lambda: ad.Waveform(16000).length(0.0), "seconds"),
+    (lambda: ad.LogMel(16000).decode(torch.full((1, 80, 5), float("nan"))), "NaN"),
+    (lambda: ad.Waveform(16000).encode(torch.full((1, 1, 5), float("inf"))), "NaN or inf"),
+    (lambda: ad.LogMel(16000).decode(torch.zeros(1, 80, 1)), "length"),
 ])
 def test_bad_arguments_raise_value_error(make, match):
     with pytest.raises(ValueError, match=match):
