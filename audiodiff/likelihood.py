@@ -4,7 +4,9 @@ Along the PF ODE dx/dt = f~(x, t) the density obeys d log p_t(x(t)) / dt = -div 
     log p_0(x_0) = log p_T(x(T)) + int_0^T div f~(x(t), t) dt.
 The divergence is exact (one vector-Jacobian product per dimension: small data only) or Hutchinson's unbiased
 estimate E[v^T (df~/dx) v] with one fixed probe v (Rademacher or Gaussian) per solve (Grathwohl et al. 2019).
-The integral starts at t = eps (the data are taken as x_eps), as in score_sde.
+The integral starts at t = eps (the data are taken as x_eps), as in score_sde. The prior N(0, prior_std^2 I)
+stands in for p_T: data far from the origin relative to s(T) and prior_std (VE: sigma_max) bias the result by
+about |s(T) mean| / prior_std nats per dimension (measured in tests/test_likelihood.py).
 """
 from __future__ import annotations
 
