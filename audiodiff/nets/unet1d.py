@@ -16,10 +16,14 @@ self-attention (torch's scaled_dot_product_attention) after each block.
 Any length: the input is padded on the right to a multiple of prod(factors) by reflection (zeros when the
 input is shorter than the pad) and the output is cropped back.
 
-Presets (parameters for in_channels=1; see PRESETS):
-    "tiny":     405,601 parameters   (tests and smoke runs)
-    "small":  1,876,161 parameters
-    "base":   7,832,065 parameters
+Presets (parameters for in_channels=1; forward FLOPs per 16384-sample clip; see PRESETS):
+    "tiny":     405,601 parameters   0.17 GFLOP   (tests and smoke runs)
+    "small":  1,876,161 parameters   0.78 GFLOP   (also the constructor's defaults)
+    "base":   7,832,065 parameters   3.12 GFLOP
+
+The presets suit waveforms (C = 1 or 2). For log-mel frames (C = n_mels) the stem must not squeeze
+C * factors[0] inputs into few channels: use a first factor of 1 and channels[0] >= n_mels, e.g.
+UNet1d.preset("small", 80, channels=(128, 192, 256, 384), factors=(1, 2, 2, 2)) (7.2M parameters).
 """
 from __future__ import annotations
 
