@@ -306,7 +306,8 @@ def sample(score: Score, sde: SDE, shape: tuple[int, ...] | torch.Size, sampler:
     """Draw x_T from the prior and run `sampler` ([B, ...] = shape); with return_nfe, also the NFE used.
 
     `options` go to the sampler (pc: predictor, snr, corrector_steps; heun: rho; stochastic_heun: rho, churn,
-    s_tmin, s_tmax, s_noise; rk45: rtol, atol). `steps` is ignored by the adaptive rk45.
+    s_tmin, s_tmax, s_noise; rk45: rtol, atol). `steps` is ignored by the adaptive rk45. `project(x, t [B])`
+    gets the state's new time as a [B] tensor, `callback(i, t, x)` a float; both see x, not x_0.
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")

@@ -60,6 +60,23 @@ def test_mixture_modes_and_weights(name, sde_name, mixture):
         assert abs(part.std().item() / std - 1) < 0.1
 
 
+def test_pc_with_euler_maruyama_predictor(gauss):
+    sde = ad.VPSDE()
+    x = ad.sample(gauss.score(sde), sde, (20_000, 1), "pc", 250, predictor="euler_maruyama", snr=0.1,
+                  generator=torch.Generator().manual_seed(0)).double()
+    assert abs(x.mean().item() - gauss.mean) < 0.05 * math.sqrt(gauss.var)
+    assert abs(x.var().item() / gauss.var - 1) < 0.05
+
+
+def test_stochastic_heun_without_churn_is_heun(gauss):
+    sde = ad.SubVPSDE()
+    x_T = sde.prior_sample((32, 3), generator=torch.Generator().manual_seed(0))
+    heun = ad.ode_heun(gauss.score(sde), sde, x_T, 12)
+    for options in (dict(churn=0.0), dict(churn=40.0, s_tmax=1e-3), dict(churn=40.0, s_tmin=1e3)):
+        assert torch.equal(ad.stochastic_heun(gauss.score(sde), sde, x_T, 12, **options), heun)
+    assert not torch.equal(ad.stochastic_heun(gauss.score(sde), sde, x_T, 12, churn=40.0), heun)
+
+
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_seed_reproducible_and_distinct(name, gauss):
     sde = ad.VESDE()
