@@ -162,3 +162,232 @@ def info(model_dir: Path, as_json: bool) -> None:
     ]
     for key, value in rows:
         click.echo(f"{key:<10} {value}")
+
+
+# --- generation and inverse problems (thin wrappers over audiodiff.pipeline) -------------------------
+MODEL_OPTION = click.option("--model", "model_name", default=None, metavar="NAME_OR_DIR",
+                            help="a shipped model name (see `audiodiff models`) or a model directory "
+                                 "[default: the shipped default]")
+
+
+def sampling_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--sampler, --steps, --seed, --device, --progress for every sampling command."""
+    from .sampling import SAMPLERS
+
+    options = [
+        click.option("--sampler", type=click.Choice(sorted(SAMPLERS)), default=None,
+                     help="sampler [default: the model's]"),
+        click.option("--steps", type=click.IntRange(min=1), default=None, help="sampler steps [default: the model's]"),
+        click.option("--seed", type=int, default=0, help="random seed"),
+        click.option("--device", default="cpu", help="torch device"),
+        click.option("--progress/--no-progress", default=True, help="show progress bars"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def restore_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--strategy, --resample, --zeta for the inverse-problem commands."""
+    from .posterior import STRATEGIES
+
+    options = [
+        click.option("--strategy", type=click.Choice(STRATEGIES), default="replacement",
+                     help="posterior strategy"),
+        click.option("--resample", type=click.IntRange(min=0), default=1, help="RePaint resampling per step"),
+        click.option("--zeta", type=click.FloatRange(min=0), default=1.0, help="DPS step size (Chung et al. 2023)"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def open_pipeline(model_name: str | None, device: str):
+    from .pipeline import DEFAULT_MODEL, AudioDiffusion
+
+    return AudioDiffusion.from_pretrained(model_name or DEFAULT_MODEL, device=device)
+
+
+def parse_gap(ctx, param, values: tuple[str, ...]) -> list[tuple[float, float]]:
+    gaps = []
+    for text in values:
+        try:
+            start, end = (float(v) for v in text.split(":"))
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not START:END in seconds, e.g. 1.0:1.2") from None
+        gaps.append((start, end))
+    return gaps
+
+
+def load_input(path: Path):
+    from .audio import load
+
+    return load(path)
+
+
+def rate_note(pipe, sr: int) -> str:
+    return f"{pipe.sample_rate} Hz, the model's rate" + (f"; input was {sr} Hz" if sr != pipe.sample_rate else "")
+
+
+@main.command(context_settings=CONTEXT)
+@MODEL_OPTION
+@click.option("-n", "n", type=click.IntRange(min=1), default=4, help="number of clips")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="clip length; longer than the training clips uses overlapping windows [default: training length]")
+@click.option("--label", default=None, help="class name for a class-conditional model")
+@click.option("--guidance", type=click.FloatRange(min=0), default=1.0, help="classifier-free guidance scale")
+@sampling_options
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="output folder")
+@click.option("--plot", is_flag=True, help="also write a spectrogram PNG per clip")
+@cli_errors
+def generate(model_name, n, seconds, label, guidance, sampler, steps, seed, device, progress, out_dir, plot) -> None:
+    """Generate N clips into OUT_DIR as sample_000.wav, ... at the model's sample rate.
+
+    \b
+    Example:
+      audiodiff generate --model runs/tiny -n 4 --seconds 2 --steps 50 --seed 0 -o out/ --plot
+    """
+    from .audio import save
+    from .train import save_spectrogram
+
+    pipe = open_pipeline(model_name, device)
+    wav = pipe.generate(n, seconds, labels=label, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
+                        progress=progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, clip in enumerate(wav):
+        path = out_dir / f"sample_{i:03d}.wav"
+        save(path, clip, pipe.sample_rate)
+        if plot:
+            save_spectrogram(path.with_suffix(".png"), clip, pipe.sample_rate, title=path.name)
+    click.echo(f"wrote {n} clips of {wav.shape[-1] / pipe.sample_rate:.2f} s at {pipe.sample_rate} Hz to {out_dir}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(path_type=Path), help="output WAV")
+@click.option("--gap", "gaps", multiple=True, required=True, callback=parse_gap, metavar="START:END",
+              help="gap to fill, in seconds (repeatable)")
+@MODEL_OPTION
+@restore_options
+@sampling_options
+@click.option("--plot", is_flag=True, help="also write input / output spectrogram PNGs")
+@cli_errors
+def inpaint(input_path, out_path, gaps, model_name, strategy, resample, zeta, sampler, steps, seed, device,
+            progress, plot) -> None:
+    """Fill the gaps of IN; samples outside them are kept exactly; OUT is at the model's rate.
+
+    \b
+    Example:
+      audiodiff inpaint speech.wav -o filled.wav --gap 1.0:1.2 --gap 2.0:2.05 --model runs/tiny
+    """
+    wav, sr = load_input(input_path)
+    pipe = open_pipeline(model_name, device)
+    out = pipe.inpaint(wav, sr, gaps=gaps, strategy=strategy, resample=resample, zeta=zeta, sampler=sampler,
+                       steps=steps, seed=seed, progress=progress)[0]
+    write_restored(pipe, wav, sr, out, out_path, plot)
+    click.echo(f"wrote {out_path} ({rate_note(pipe, sr)}); filled {len(gaps)} gap(s)")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(path_type=Path), help="output WAV")
+@click.option("--cutoff", type=float, required=True, help="bandwidth of IN in Hz (content above is generated)")
+@click.option("--filter", "kind", type=click.Choice(["fir", "butter", "cheby1", "ideal"]), default="fir",
+              help="zero-phase low-pass used for data consistency")
+@MODEL_OPTION
+@restore_options
+@sampling_options
+@click.option("--plot", is_flag=True, help="also write input / output spectrogram PNGs")
+@cli_errors
+def extend(input_path, out_path, cutoff, kind, model_name, strategy, resample, zeta, sampler, steps, seed, device,
+           progress, plot) -> None:
+    """Bandwidth extension of IN above --cutoff Hz; OUT is at the model's rate.
+
+    \b
+    Example:
+      audiodiff extend phone.wav -o wide.wav --cutoff 4000 --model runs/tiny
+    """
+    wav, sr = load_input(input_path)
+    pipe = open_pipeline(model_name, device)
+    out = pipe.extend(wav, sr, cutoff_hz=cutoff, kind=kind, strategy=strategy, resample=resample, zeta=zeta,
+                      sampler=sampler, steps=steps, seed=seed, progress=progress)[0]
+    write_restored(pipe, wav, sr, out, out_path, plot)
+    click.echo(f"wrote {out_path} ({rate_note(pipe, sr)}); band above {cutoff:g} Hz generated")
+
+
+def write_restored(pipe, wav, sr: int, out, out_path: Path, plot: bool) -> None:
+    """Save the output WAV and, with --plot, OUT.input.png and OUT.png spectrograms."""
+    from .audio import save
+    from .train import save_spectrogram
+
+    save(out_path, out, pipe.sample_rate)
+    if plot:
+        save_spectrogram(out_path.with_suffix(".input.png"), wav, sr, title=f"input ({sr} Hz)")
+        save_spectrogram(out_path.with_suffix(".png"), out, pipe.sample_rate, title=f"output ({pipe.sample_rate} Hz)")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("model_name", metavar="MODEL")
+@click.option("--task", type=click.Choice(["inpaint", "extend"]), required=True)
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="folder of reference audio")
+@click.option("--gap-ms", default="50,100,200,300", help="inpaint: comma-separated gap lengths in ms")
+@click.option("--cutoff", type=float, default=4000.0, help="extend: bandwidth of the degraded input in Hz")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="crop each file to its first SECONDS")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="use at most this many files")
+@click.option("--out", "out_prefix", type=click.Path(path_type=Path), default=None,
+              help="write OUT.csv and OUT.json [default: evaluate_TASK in the current folder]")
+@restore_options
+@sampling_options
+@cli_errors
+def evaluate(model_name, task, data, gap_ms, cutoff, seconds, limit, out_prefix, strategy, resample, zeta, sampler,
+             steps, seed, device, progress) -> None:
+    """Compare MODEL with the classical baselines on --data: mean ± std over files, saved as CSV and JSON.
+
+    \b
+    Examples:
+      audiodiff evaluate runs/tiny --task inpaint --data clips/ --gap-ms 50,100,200,300
+      audiodiff evaluate runs/tiny --task extend --data clips/ --cutoff 4000
+    """
+    from .evaluation import evaluate as run_evaluation
+    from .evaluation import format_table, summarize, write_results
+
+    try:
+        gaps_ms = [float(v) for v in gap_ms.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{gap_ms!r} is not a comma-separated list of milliseconds",
+                                 param_hint="--gap-ms") from None
+    pipe = open_pipeline(model_name, device)
+    rows = run_evaluation(pipe, data, task=task, gaps_ms=gaps_ms, cutoff_hz=cutoff, seconds=seconds, limit=limit,
+                          strategy=strategy, resample=resample, zeta=zeta, sampler=sampler, steps=steps, seed=seed,
+                          progress=progress)
+    summary = summarize(rows)
+    paths = write_results(out_prefix or Path(f"evaluate_{task}"), rows, summary)
+    click.echo(format_table(summary))
+    click.echo(f"{len({r['file'] for r in rows})} files at {pipe.sample_rate} Hz; wrote {', '.join(map(str, paths))}")
+
+
+@main.command(context_settings=CONTEXT)
+@cli_errors
+def models() -> None:
+    """List the models shipped with audiodiff (usable as --model NAME).
+
+    \b
+    Example:
+      audiodiff models
+    """
+    from .checkpoint import read_model_config
+    from .pipeline import DEFAULT_MODEL, PRETRAINED_DIR, shipped_models
+
+    names = shipped_models()
+    if not names:
+        click.echo("no shipped models yet; train one with `audiodiff train tiny --data DIR --out RUN_DIR` "
+                   "and pass --model RUN_DIR")
+        return
+    for name in names:
+        doc = read_model_config(PRETRAINED_DIR / name)
+        fe = doc["frontend"]
+        labels = ", ".join(doc.get("label_names", [])) or "unconditional"
+        mark = " (default)" if name == DEFAULT_MODEL else ""
+        click.echo(f"{name}{mark}: {fe['name']} {fe['sample_rate']} Hz, {doc['sde']['name']} SDE, "
+                   f"step {doc['step']}, {labels}")
