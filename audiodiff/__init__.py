@@ -1,5 +1,6 @@
 """audiodiff: score-SDE diffusion for audio and music (Song et al. 2021), vocoder-free."""
 from .audio import AudioError, is_silent, load, normalize_loudness, normalize_peak, peak_db, resample, rms_db, save
+from .baselines import linear_fill, lpc_fill, zeros_fill
 from .checkpoint import CheckpointError, save_model
 from .checkpoint import load as load_model
 from .config import (Config, FrontendConfig, NetConfig, SampleConfig, SDEConfig, TrainConfig, apply_overrides,
@@ -7,8 +8,13 @@ from .config import (Config, FrontendConfig, NetConfig, SampleConfig, SDEConfig,
 from .data import AudioFolder
 from .frontends import Frontend, LogMel, Waveform, frontend_from_config
 from .likelihood import bits_per_sample, log_likelihood
+from .longform import generate_long, restore_long
 from .losses import dsm_loss, dsm_loss_per_sample
+from .metrics import lsd, mel_distance, si_sdr, snr
 from .nets import UNet1d
+from .operators import Clip, Compose, LowPass, Mask
+from .pipeline import AudioDiffusion
+from .posterior import extend, inpaint, reconstruction_guidance, replacement, solve
 from .precond import ScoreModel
 from .sampling import SAMPLERS, euler_maruyama, ode_heun, ode_rk45, predictor_corrector, sample, stochastic_heun
 from .sde import SDE, SubVPSDE, VESDE, VPSDE, sde_from_config
