@@ -6,6 +6,8 @@ import re
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import audiodiff.nets.unet1d as unet1d_module
 from audiodiff.nets import PRESETS, UNet1d
@@ -40,6 +42,26 @@ def test_any_length_and_batch(batch, channels, length):
         y = net(x, torch.randn(batch))
     assert y.shape == (batch, channels, length)
     assert torch.isfinite(y).all()
+
+
+@settings(max_examples=8, deadline=None)
+@given(batch=st.integers(1, 3), channels=st.integers(1, 3), length=st.integers(1, 2000))
+def test_shapes_property(batch, channels, length):
+    net = _small_nets(channels)
+    with torch.no_grad():
+        y = net(torch.randn(batch, channels, length), torch.randn(batch))
+    assert y.shape == (batch, channels, length) and torch.isfinite(y).all()
+
+
+_cache: dict[int, UNet1d] = {}
+
+
+def _small_nets(channels: int) -> UNet1d:
+    """One perturbed tiny net per channel count, built once (hypothesis calls many times)."""
+    if channels not in _cache:
+        _cache[channels] = UNet1d.preset("tiny", channels).eval()
+        perturb_zero_init(_cache[channels])
+    return _cache[channels]
 
 
 def test_out_channels_and_scalar_c_noise():
