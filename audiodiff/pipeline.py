@@ -22,7 +22,7 @@ from .audio import resample, set_channels
 from .checkpoint import load
 from .frontends import LogMel
 from .longform import generate_long, restore_long
-from .operators import LowPass, Mask, Operator
+from .operators import LowPass, Mask
 from .posterior import solve
 from .sampling import sample
 from .sde import Score
@@ -227,21 +227,23 @@ class AudioDiffusion:
     @torch.no_grad()
     def extend(self, wav: Tensor, sample_rate: int, *, cutoff_hz: float, kind: str = "fir", **options) -> Tensor:
         """Bandwidth extension of audio whose content lies below `cutoff_hz` -> wav [B, ch, n] at the model's
-        rate; the band below the cutoff is the input's (data consistency with a `kind` zero-phase low-pass)."""
+        rate. Sampling keeps data consistency with a `kind` zero-phase low-pass (waveform models) or the mel
+        bands below the cutoff (log-mel models); the result's FFT bins below the cutoff are the input's."""
         if not 0 < cutoff_hz < self.sample_rate / 2:
             raise ValueError(f"cutoff {cutoff_hz:g} Hz must lie in (0, {self.sample_rate / 2:g}) Hz, the model's "
                              f"Nyquist frequency")
         wav = self.prepare(wav, sample_rate)
         lowpass = LowPass(cutoff_hz, self.sample_rate, kind=kind)
         y = self.frontend.encode(wav)
-        op: Operator
         if isinstance(self.frontend, LogMel):
             bands = self.known_bands(cutoff_hz)
             x = self.restore(y, lambda s, e: Mask(bands), **options)
-            out = self.frontend.decode(x, length=wav.shape[-1])
-            return lowpass.project(out, wav, wav).cpu()  # the input's own low band, in audio
-        x = self.restore(y, lambda s, e: lowpass, **options)
-        return self.frontend.decode(x, length=wav.shape[-1]).cpu()
+        else:
+            x = self.restore(y, lambda s, e: lowpass, **options)
+        out = self.frontend.decode(x, length=wav.shape[-1])
+        # the input's own band below the cutoff, exactly, over the whole signal (windows, the filter's
+        # transition band and Griffin-Lim only approximate it): a brick-wall FFT projection
+        return LowPass(cutoff_hz, self.sample_rate, kind="ideal").project(out, wav, wav).cpu()
 
     def known_bands(self, cutoff_hz: float) -> Tensor:
         """Mel bands [1, M, 1] whose filters lie wholly below cutoff_hz (the observed bands)."""
