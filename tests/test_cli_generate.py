@@ -1,0 +1,161 @@
+"""`audiodiff generate | inpaint | extend | evaluate | models` end to end with click's CliRunner.
+
+The model is the tiny U-Net saved untrained (0.125 s clips, 4 sampler steps): the CLI's job is files,
+rates, exactness and errors, not quality. Each bad input gives one line `Error: ...`, a non-zero exit
+status and no output file.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+from click.testing import CliRunner
+
+import audiodiff as ad
+from audiodiff.checkpoint import save_model
+from audiodiff.cli import main
+from audiodiff.config import Config, build_frontend, build_model
+from audiodiff.pipeline import shipped_models
+
+DATA = Path(__file__).parent / "data"
+QUIET = ["--no-progress", "--steps", "3"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> str:
+    config = Config()
+    config.train.seconds, config.sample.steps = 0.125, 3
+    frontend = build_frontend(config.frontend)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("cli") / "tiny"
+    save_model(path, build_model(config, frontend), frontend, config)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """0.5 s of piano as a 22.05 kHz stereo WAV: the CLI must convert it to the model's 16 kHz mono."""
+    wav = ad.load(DATA / "piano.wav", sample_rate=22050)[0][:, 8000:19025].expand(2, -1)
+    path = tmp_path_factory.mktemp("in") / "piano.wav"
+    ad.save(path, wav, 22050)
+    return path
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *words: str) -> None:
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code != 0, result.output
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_generate_writes_wavs_and_spectrograms(model_dir, tmp_path):
+    out = tmp_path / "gen"
+    result = invoke("generate", "--model", model_dir, "-n", 2, "--seconds", 0.1, "--seed", 3, "-o", out, "--plot",
+                    *QUIET)
+    assert result.exit_code == 0, result.output
+    assert "16000 Hz" in result.output
+    for i in range(2):
+        data, sr = sf.read(out / f"sample_{i:03d}.wav")
+        assert sr == 16000 and data.shape == (1600,)
+        assert (out / f"sample_{i:03d}.png").stat().st_size > 1000
+
+
+def test_generate_without_a_model_says_how_to_train(tmp_path):
+    result = invoke("generate", "--model", tmp_path / "absent", "-o", tmp_path / "gen", *QUIET)
+    assert_one_line_error(result, "not found", "audiodiff train")
+    assert not (tmp_path / "gen").exists()
+
+
+def test_inpaint_converts_and_keeps_samples_outside_the_gap(model_dir, clip, tmp_path):
+    out = tmp_path / "filled.wav"
+    result = invoke("inpaint", clip, "-o", out, "--gap", "0.2:0.25", "--gap", "0.3:0.31", "--model", model_dir,
+                    "--plot", *QUIET)
+    assert result.exit_code == 0, result.output
+    assert "16000 Hz, the model's rate; input was 22050 Hz" in result.output
+    data, sr = sf.read(out, dtype="float32", always_2d=True)
+    assert sr == 16000 and data.shape[1] == 1
+    wav, _ = ad.load(clip)
+    expected = ad.resample(wav.mean(0, keepdim=True), 22050, 16000)[0]
+    known = ad.Mask.from_gaps([(0.2, 0.25), (0.3, 0.31)], length=expected.shape[-1], rate=16000).known
+    pcm = (expected.double().clamp(-1, 1) * 32768).round().clamp(-32768, 32767) / 32768  # PCM-16 of the input
+    assert torch.equal(torch.from_numpy(data[:, 0]).double()[known], pcm[known])
+    assert out.with_suffix(".png").exists() and out.with_suffix(".input.png").exists()
+
+
+def test_extend_writes_at_the_model_rate(model_dir, clip, tmp_path):
+    out = tmp_path / "wide.wav"
+    result = invoke("extend", clip, "-o", out, "--cutoff", 3000, "--model", model_dir, *QUIET)
+    assert result.exit_code == 0, result.output
+    assert sf.info(out).samplerate == 16000
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "gap outside", "cutoff above nyquist"])
+def test_bad_inputs_give_one_line_and_no_output(model_dir, clip, tmp_path, case):
+    out = tmp_path / "out.wav"
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt garbage that is not audio")
+    args, words = {
+        "missing": (["inpaint", tmp_path / "nope.wav", "--gap", "0.1:0.2"], ["nope.wav", "not found"]),
+        "corrupt": (["inpaint", corrupt, "--gap", "0.1:0.2"], ["corrupt.wav"]),
+        "gap outside": (["inpaint", clip, "--gap", "0.4:0.9"], ["gap 0.4:0.9"]),
+        "cutoff above nyquist": (["extend", clip, "--cutoff", 9000], ["9000", "Nyquist"]),
+    }[case]
+    result = invoke(*args, "-o", out, "--model", model_dir, *QUIET)
+    assert_one_line_error(result, *words)
+    assert not out.exists() and sorted(tmp_path.iterdir()) == [corrupt]  # nothing written, not even a temp file
+
+
+def test_malformed_gap_is_a_usage_error(clip, tmp_path):
+    result = invoke("inpaint", clip, "-o", tmp_path / "o.wav", "--gap", "1.0-1.2")
+    assert result.exit_code == 2 and "START:END" in result.output
+
+
+@pytest.mark.parametrize("task, extra, methods", [
+    ("inpaint", ["--gap-ms", "20,40"], {"model", "zeros", "linear", "lpc"}),
+    ("extend", ["--cutoff", "4000"], {"model", "lowpass"}),
+])
+def test_evaluate_writes_a_table_csv_and_json(model_dir, tmp_path, task, extra, methods):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("speech", "guitar"):
+        ad.save(data / f"{name}.wav", ad.load(DATA / f"{name}.wav")[0][:, :6000], 16000)
+    prefix = tmp_path / "results"
+    result = invoke("evaluate", model_dir, "--task", task, "--data", data, "--out", prefix, "--resample", 0,
+                    *extra, *QUIET)
+    assert result.exit_code == 0, result.output
+    assert "±" in result.output and "2 files" in result.output
+    doc = json.loads(prefix.with_suffix(".json").read_text())
+    assert {e["method"] for e in doc["summary"]} == methods
+    assert len(doc["files"]) == 2 * len(methods) * (2 if task == "inpaint" else 1)
+    assert prefix.with_suffix(".csv").read_text().startswith("setting,method,files,")
+
+
+def test_evaluate_empty_folder_is_an_error(model_dir, tmp_path):
+    result = invoke("evaluate", model_dir, "--task", "inpaint", "--data", tmp_path, *QUIET)
+    assert_one_line_error(result, "no audio files")
+
+
+def test_models_lists_shipped_models_or_says_how_to_train():
+    result = invoke("models")
+    assert result.exit_code == 0
+    names = shipped_models()
+    if names:
+        assert all(name in result.output for name in names)
+    else:
+        assert "audiodiff train" in result.output
