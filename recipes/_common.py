@@ -234,13 +234,15 @@ def cli(doc: str, *, recipe: str, prepare: Callable[[argparse.Namespace], dict],
                    help="config override, e.g. train.lr=2e-4 (repeatable)")
     t.add_argument("--steps", type=int, default=None, help="total training steps")
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
-    e = sub.add_parser("evaluate", help="audiodiff evaluate MODEL --data DATA/test [options]",
+    e = sub.add_parser("evaluate", help="audiodiff evaluate MODEL --task T --data DATA/test [options]",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     e.add_argument("model", help="model directory")
     e.add_argument("--data", default=f"{default_data}/test", help="held-out clips")
-    e.add_argument("options", nargs=argparse.REMAINDER,
-                   help="passed on to `audiodiff evaluate`, e.g. --task extend --cutoff 4000")
-    args = parser.parse_args(argv)
+    e.add_argument("--task", choices=["inpaint", "extend"], required=True, help="inverse problem to score")
+    # any further options (--gap-ms 50,100 / --cutoff 4000 / --limit 50 / --steps ...) go to `audiodiff evaluate`
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "evaluate":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "prepare":
         try:
             summary = prepare(args)
@@ -256,7 +258,7 @@ def cli(doc: str, *, recipe: str, prepare: Callable[[argparse.Namespace], dict],
         command += ["--steps", str(args.steps)] if args.steps is not None else []
         command += ["--resume"] if args.resume else []
     else:
-        command = ["evaluate", args.model, "--data", args.data, *args.options]
+        command = ["evaluate", args.model, "--task", args.task, "--data", args.data, *extra]
     from audiodiff.cli import main as audiodiff
     print("audiodiff " + " ".join(command), file=sys.stderr)
     return audiodiff(command, prog_name="audiodiff")

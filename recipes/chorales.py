@@ -97,6 +97,7 @@ def prepare(raw_dir: None, out_dir: str | Path, *, minutes: float = 30.0, clip_s
         raise ValueError(f"minutes={minutes}, clip_seconds={clip_seconds} must be > 0 and renders={renders} >= 1")
     fluidsynth = require_tool("fluidsynth", package="fluidsynth")
     soundfont = require_file(soundfont, what="the General MIDI soundfont FluidR3_GM.sf2", package="fluid-soundfont-gm")
+    paths = pieces(tuple(composers), seed=seed)[:max_pieces]  # first: says how to install music21
     from music21 import converter
     from music21.exceptions21 import Music21Exception
     n = int(clip_seconds * SAMPLE_RATE)
@@ -104,7 +105,7 @@ def prepare(raw_dir: None, out_dir: str | Path, *, minutes: float = 30.0, clip_s
     total = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         midi, wav_path = Path(tmp) / "piece.mid", Path(tmp) / "piece.wav"
-        for p in pieces(tuple(composers), seed=seed)[:max_pieces]:
+        for p in paths:
             piece = safe_name(p.stem)
             for k in range(renders):
                 params = render_params(piece, k, seed=seed)

@@ -11,7 +11,7 @@ Needs: `apt-get install espeak-ng`.
 
     python recipes/espeak_digits.py prepare --out /work/data/espeak_digits --count 3000
     python recipes/espeak_digits.py train --data /work/data/espeak_digits/train --out runs/digits
-    python recipes/espeak_digits.py evaluate runs/digits --data /work/data/espeak_digits/test
+    python recipes/espeak_digits.py evaluate runs/digits --data /work/data/espeak_digits/test --task inpaint
 
 Layout: OUT/{train,val,test}/{zero,...,nine}/NNNNNN.wav + OUT/manifest.csv (see recipes/README.md).
 """
@@ -148,7 +148,7 @@ def config() -> Config:
         frontend=FrontendConfig(name="logmel", sample_rate=SAMPLE_RATE, n_fft=1024, hop_length=256, n_mels=80),
         sde=SDEConfig(name="vp"),
         # 63 frames: three 2x levels (padded to 64) instead of the presets' 128x waveform downsampling
-        net=NetConfig(preset="small", options={"channels": [128, 192, 256], "factors": [2, 2, 2],
+        net=NetConfig(preset="small", options={"channels": [96, 128, 192], "factors": [2, 2, 2],
                                                "blocks": [2, 2, 2], "attention": [False, True, True]}),
         train=TrainConfig(lr=2e-4, batch_size=32, steps=60_000, warmup=1000, seconds=1.0, labels=True,
                           label_dropout=0.1, normalize="peak", ckpt_every=2000),

@@ -11,7 +11,7 @@ in exactly 1 s (shorter ones zero-padded), as in SC09 (Donahue et al. 2019).
 
     python recipes/sc09.py prepare --raw ~/datasets/speech_commands_v0.02 --out data/sc09
     python recipes/sc09.py train --data data/sc09/train --out runs/sc09
-    python recipes/sc09.py evaluate runs/sc09 --data data/sc09/test
+    python recipes/sc09.py evaluate runs/sc09 --data data/sc09/test --task inpaint
 
 Layout: OUT/{train,val,test}/{zero,...,nine}/SPEAKER_nohash_N.wav + OUT/manifest.csv (see recipes/README.md).
 """

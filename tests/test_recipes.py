@@ -65,6 +65,10 @@ def test_split_is_a_fixed_function_of_the_key():
     assert fractions["test"] == pytest.approx(0.2, abs=0.03) and fractions["val"] == pytest.approx(0.1, abs=0.03)
     with pytest.raises(ValueError, match="val"):
         common.split_of("k", val=0.6, test=0.5)
+    items = [f"clip{i}" for i in range(50)]
+    few = common.subset(items, 10)
+    assert len(few) == 10 and few == [x for x in items if x in few]  # input order kept
+    assert set(common.subset(items[::-1], 10)) == set(few)  # chosen by hash, not by position
 
 
 def test_trim_and_centre():
@@ -280,3 +284,31 @@ def test_chorales_render_one_piece(tmp_path):
     spectrum = np.abs(np.fft.rfft(x)) ** 2
     f = np.fft.rfftfreq(x.size, 1 / 16000)
     assert spectrum[(f > 80) & (f < 2000)].sum() > 0.5 * spectrum.sum()  # pitched music, not noise
+
+
+# --- config() and the train command ------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["espeak_digits", "chorales", "klettres", "sc09", "ljspeech", "vctk", "maestro",
+                                  "nsynth"])
+def test_config_round_trips_and_fits_the_shipped_size(name):
+    from audiodiff.config import Config, build_model
+    config = importlib.import_module(name).config()
+    assert isinstance(config, Config) and Config.from_dict(config.to_dict()) == config
+    assert config.frontend.sample_rate == 16000
+    if config.train.labels:
+        config.label_names = [f"c{i}" for i in range(10)]
+    params = sum(p.numel() for p in build_model(config).parameters())
+    assert params * 4 <= 15e6  # float32 weights within the 15 MB a shipped default may take
+
+
+def test_train_command_runs_the_library_on_prepared_clips(tmp_path):
+    sc09 = importlib.import_module("sc09")
+    make_speech_commands(tmp_path / "raw")
+    assert sc09.main(["prepare", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "data")]) == 0
+    tiny = ["net.options.channels=[16,16,32]", "net.options.attention=[false,false,false]", "train.batch_size=2",
+            "net.options.blocks=[1,1,1]"]
+    with pytest.raises(SystemExit) as done:  # click's standalone exit
+        sc09.main(["train", "--data", str(tmp_path / "data" / "train"), "--out", str(tmp_path / "run"),
+                   "--steps", "1", *[a for o in tiny for a in ("--set", o)]])
+    assert done.value.code == 0
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert "zero" in json.dumps(saved) and (tmp_path / "run" / "model.safetensors").is_file()
