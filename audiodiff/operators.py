@@ -64,7 +64,8 @@ class Mask(Operator):
         duration = length / rate
         for start, end in gaps:
             if not (0 <= start < end <= duration + 1e-9):
-                raise ValueError(f"gap {start}:{end} s must satisfy 0 <= start < end <= {duration:.4g} s (the length)")
+                raise ValueError(f"gap {start}:{end} s must satisfy 0 <= start < end <= {duration:.4g} s, "
+                                 "the length of the audio")
             i0, i1 = int(np.ceil(start * rate - 1e-9)), int(np.ceil(end * rate - 1e-9))
             known[i0:max(i1, i0 + 1)] = False
         return cls(known)

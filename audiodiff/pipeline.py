@@ -118,10 +118,10 @@ class AudioDiffusion:
         if labels is None or guidance == 1.0:
             return lambda x, t: model.score(x, t, labels)
 
+        both_labels = torch.cat([labels, torch.full_like(labels, -1)])  # -1: the null class
+
         def guided(x: Tensor, t: Tensor) -> Tensor:
-            b = x.shape[0]
-            both = model.score(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels[:b], torch.full_like(labels[:b], -1)]))
-            cond, null = both[:b], both[b:]
+            cond, null = model.score(torch.cat([x, x]), torch.cat([t, t]), both_labels).chunk(2)
             return null + guidance * (cond - null)
 
         return guided

@@ -73,6 +73,27 @@ def test_generate_shapes_and_seeds(pipe):
         pipe.generate(n=1, labels="piano")
 
 
+def test_classifier_free_guidance_mixes_conditional_and_null_scores():
+    config = Config(label_names=["a", "b"])
+    config.train.seconds, config.sample.steps = 0.05, 3
+    frontend = build_frontend(config.frontend)
+    model = build_model(config, frontend)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():  # leave the zero-initialised output: make labels matter
+            p.add_(0.05 * torch.randn_like(p))
+    pipe = AudioDiffusion(model.eval(), frontend, config)
+    x, t = torch.randn(2, 1, 800), torch.full((2,), 0.5)
+    labels = pipe.labels_tensor(["a", "b"], 2)
+    with torch.no_grad():
+        cond, null = model.score(x, t, labels), model.score(x, t, torch.full((2,), -1))
+        assert torch.allclose(pipe.score(labels, 3.0)(x, t), null + 3 * (cond - null), atol=1e-5)
+        assert torch.equal(pipe.score(labels, 1.0)(x, t), cond)
+    assert not torch.equal(pipe.generate(n=1, labels="a", guidance=2), pipe.generate(n=1, labels="b", guidance=2))
+    with pytest.raises(ValueError, match="unknown label"):
+        pipe.generate(n=1, labels="c")
+
+
 def test_long_form_generation_is_seamless_with_flat_memory(pipe):
     """10x the training length: the net only ever sees window-long inputs, and the LSD between the 256-sample
     segments either side of each seam is no worse than between segments either side of a window's middle.
@@ -127,7 +148,8 @@ def test_long_inpaint_by_windows_keeps_known_samples(pipe, piano):
 @pytest.mark.parametrize("kind, leak", [("fir", 0.05), ("cheby1", 0.1)])
 def test_extend_keeps_the_band_below_the_cutoff(pipe, piano, kind, leak):
     """The FFT bins below the cutoff are the input's (relative error measured 7e-7, float32); through the
-    `kind` filter used during sampling, the low band differs by its transition-band leakage (measured: fir 0.03, cheby1 0.06)."""
+    `kind` filter used during sampling, the low band differs by its transition-band leakage (measured:
+    fir 0.03, cheby1 0.06)."""
     lowpass, brickwall = LowPass(4000, SR, kind=kind), LowPass(4000, SR, kind="ideal")
     wav = lowpass(piano[None, :, :8000])[0]
     out = pipe.extend(wav, SR, cutoff_hz=4000, kind=kind, **FAST)[0]
