@@ -160,6 +160,7 @@ class ClipWriter:
     overwrite: bool = False
     sample_rate: int = SAMPLE_RATE
     rows: list[dict] = field(default_factory=list)
+    _written: set[str] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -174,6 +175,7 @@ class ClipWriter:
                 shutil.rmtree(self.out_dir / split, ignore_errors=True)
             manifest.unlink()
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._write_manifest()  # header only: marks the folder as a recipe's, even if this run is interrupted
 
     def write(self, wav: torch.Tensor, *, split: str, name: str, label: str | None = None,
               source: str = "") -> Path:
@@ -183,14 +185,22 @@ class ClipWriter:
         folder = self.out_dir / split / (safe_name(label) if label is not None else "")
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{safe_name(name)}.wav"
+        rel = path.relative_to(self.out_dir).as_posix()
+        if rel in self._written:  # two sources mapped to one name: never overwrite silently
+            raise ValueError(f"name {name!r}: {rel} was already written by this run")
+        self._written.add(rel)
         save(path, wav, self.sample_rate)
         self.rows.append({"split": split, "label": "" if label is None else safe_name(label),
-                          "path": path.relative_to(self.out_dir).as_posix(),
+                          "path": rel,
                           "seconds": round(wav.shape[-1] / self.sample_rate, 4), "source": source})
         return path
 
     def close(self) -> dict:
         """Write manifest.csv (atomically) and return a summary {clips, seconds, splits, labels}."""
+        self._write_manifest()
+        return summarize(self.rows)
+
+    def _write_manifest(self) -> None:
         manifest = self.out_dir / "manifest.csv"
         tmp = manifest.with_suffix(".csv.tmp")
         with open(tmp, "w", newline="") as f:
@@ -198,7 +208,6 @@ class ClipWriter:
             w.writeheader()
             w.writerows(sorted(self.rows, key=lambda r: r["path"]))
         os.replace(tmp, manifest)
-        return summarize(self.rows)
 
 
 def summarize(rows: Sequence[dict]) -> dict:

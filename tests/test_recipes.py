@@ -84,9 +84,21 @@ def test_trim_and_centre():
 
 
 def test_writer_refuses_foreign_or_existing_folders(tmp_path):
+    import torch
     (tmp_path / "mine.txt").write_text("not a prepared set")
     with pytest.raises(ValueError, match="no manifest.csv"):
         common.ClipWriter(tmp_path)
+    out = tmp_path / "out"
+    writer = common.ClipWriter(out)  # an interrupted run (never closed) still marks the folder as a recipe's
+    writer.write(torch.zeros(1, 160), split="train", label="a", name="x")
+    with pytest.raises(ValueError, match="already written"):
+        writer.write(torch.zeros(1, 160), split="train", label="a", name="x")
+    with pytest.raises(ValueError, match="--overwrite"):
+        common.ClipWriter(out)
+    writer = common.ClipWriter(out, overwrite=True)
+    writer.write(torch.zeros(1, 320), split="val", name="y")
+    assert writer.close()["splits"] == {"val": 1} and not (out / "train").exists()
+    assert manifest(out) == [{"split": "val", "label": "", "path": "val/y.wav", "seconds": "0.02", "source": ""}]
 
 
 # --- public datasets on fake trees ------------------------------------------------------------------
