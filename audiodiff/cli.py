@@ -31,7 +31,9 @@ def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():  # library warnings as one `Warning:` line each, for this command only
+                warnings.showwarning = _show_warning
+                return command(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except KeyboardInterrupt:
@@ -45,8 +47,8 @@ def cli_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _warning_line(message, category, filename, lineno, line=None) -> str:
-    return f"Warning: {message}\n"
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"Warning: {message}", err=True)
 
 
 @click.group(context_settings=CONTEXT)
@@ -58,7 +60,6 @@ def main() -> None:
     Example:
       audiodiff train tiny --data tests/data --out runs/tiny
     """
-    warnings.formatwarning = _warning_line  # library warnings as one line each
 
 
 @main.command(context_settings=CONTEXT)
