@@ -63,7 +63,7 @@ def lpc_burg(x: np.ndarray, order: int) -> np.ndarray:
 def lpc_autocorrelation(x: np.ndarray, order: int) -> np.ndarray:
     """Prediction coefficients by the autocorrelation method (Yule-Walker, Levinson-Durbin solve)."""
     x = x.astype(np.float64)
-    r = np.correlate(x, x, "full")[x.size - 1: x.size + order] / x.size
+    r = np.array([np.dot(x[: x.size - k], x[k:]) for k in range(order + 1)]) / x.size  # biased, lags 0..order
     if r[0] <= 0:
         return np.zeros(order)
     r[0] *= 1 + 1e-9  # white-noise correction keeps the Toeplitz system positive definite
