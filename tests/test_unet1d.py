@@ -73,6 +73,18 @@ def _small_nets(channels: int) -> UNet1d:
     return _cache[channels]
 
 
+@pytest.mark.parametrize("kwargs", [
+    dict(channels=(8,), factors=(1,), blocks=(1,), attention=(True,), head_channels=8),
+    dict(channels=(8, 16, 16), factors=(3, 1, 5), blocks=(1, 0, 2), attention=(False, True, True), head_channels=8),
+])
+def test_other_layouts(kwargs):
+    net = UNet1d(2, **kwargs).eval()
+    perturb_zero_init(net)
+    with torch.no_grad():
+        y = net(torch.randn(2, 2, 101), torch.randn(2))
+    assert y.shape == (2, 2, 101) and torch.isfinite(y).all() and y.abs().max() > 0
+
+
 def test_out_channels_and_scalar_c_noise():
     net = UNet1d.preset("tiny", 2, out_channels=4)
     assert net(torch.randn(2, 2, 300), torch.tensor(0.3)).shape == (2, 4, 300)

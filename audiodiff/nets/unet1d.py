@@ -3,7 +3,7 @@
 Layout (level i runs at length L / prod(factors[:i+1]) with channels[i]):
 
     stem: strided conv by factors[0] -> level 0 blocks -> strided conv by factors[1] -> level 1 blocks -> ...
-    ... deepest level, then back up: add the level's skip, blocks, transposed conv by the level's factor
+    ... deepest level, then back up: transposed conv by the factor, add the level's skip, blocks
     head: GroupNorm-SiLU-transposed conv by factors[0] to out_channels, initialised to zero.
 
 Nothing runs at the input resolution but the stem and the head, so a large first factor (4) puts almost
@@ -128,7 +128,7 @@ class UNet1d(nn.Module):
         self.down = nn.ModuleList(down_conv(ci, c, f) for ci, c, f in zip(c_prev, channels, factors))
         self.encoder = nn.ModuleList(level(c, n, a) for c, n, a in zip(channels, blocks, attention))
         self.decoder = nn.ModuleList(level(c, n, a) for c, n, a in zip(channels, blocks, attention))
-        # up[i] maps level i to level i-1 (level 0 to the output, through the head's norm)
+        # up[i] maps level i+1 to level i; the head maps level 0 to the output
         self.up = nn.ModuleList(up_conv(c, ci, f) for ci, c, f in zip(c_prev[1:], channels[1:], factors[1:]))
         self.out_norm = group_norm(channels[0])
         self.out_conv = up_conv(channels[0], self.out_channels, factors[0])
@@ -183,13 +183,12 @@ class UNet1d(nn.Module):
 
         h, skips = x, []
         for down, layers in zip(self.down, self.encoder):
-            h = down(h)
-            h = self._run(layers, h, emb)
+            h = self._run(layers, down(h), emb)
             skips.append(h)
-        for i in reversed(range(len(self.decoder))):
-            h = self._run(self.decoder[i], torch.add(h, skips.pop()).mul_(SKIP_SCALE), emb)
-            if i > 0:
-                h = self.up[i - 1](h)
+        skips.pop()  # the deepest level runs straight on into its decoder blocks
+        h = self._run(self.decoder[-1], h, emb)
+        for i in reversed(range(len(self.up))):
+            h = self._run(self.decoder[i], torch.add(self.up[i](h), skips.pop()).mul_(SKIP_SCALE), emb)
         h = self.out_conv(F.silu(self.out_norm(h)))
         return h[..., :length]
 
