@@ -87,7 +87,7 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
     from . import checkpoint as ckpt
     from .config import Config, apply_overrides, build_frontend, load_recipe
     from .data import AudioFolder
-    from .train import Trainer
+    from .train import Trainer, distributed_teardown
 
     state = out / ckpt.STATE_FILE
     if resume:
@@ -111,13 +111,25 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
     frontend = build_frontend(config.frontend)
     dataset = AudioFolder(data, frontend, t.seconds, labels=t.labels, pad_short=t.pad_short, normalize=t.normalize,
                           split="train", val_fraction=t.val_fraction, cache=t.cache, seed=t.seed)
+    val = None
+    if t.val_fraction > 0:
+        try:
+            val = AudioFolder(data, frontend, t.seconds, labels=t.labels, pad_short=t.pad_short,
+                              normalize=t.normalize, split="val", val_fraction=t.val_fraction, cache=t.cache,
+                              seed=t.seed, label_names=dataset.label_names if t.labels else None)
+        except ValueError as e:
+            click.echo(f"Warning: no validation set ({one_line(e)})", err=True)
     info = {"recipe": recipe if not resume else None, "command": shlex.join(sys.argv), "data": os.fspath(data)}
-    trainer = Trainer(config, dataset, out, resume=resume, device=device, progress=progress, info=info)
+    trainer = Trainer(config, dataset, out, resume=resume, device=device, progress=progress, info=info,
+                      val_dataset=val)
     if trainer.rank == 0:
         params = sum(p.numel() for p in trainer.model.parameters())
         click.echo(f"{dataset!r}; {params:,} parameters; step {trainer.step} -> {t.steps} on "
                    f"{trainer.world} x {trainer.device}", err=True)
-    stats = trainer.train(t.steps)
+    try:
+        stats = trainer.train(t.steps)
+    finally:
+        distributed_teardown()
     if trainer.rank == 0:
         loss = f", loss {stats['loss']:.4g}, {stats['samples_per_s']:.1f} samples/s" if stats else ""
         click.echo(f"step {trainer.step}{loss}; model in {out}")

@@ -58,7 +58,8 @@ class AudioFolder(torch.utils.data.Dataset):
 
     Item: `dataset[i]` or `dataset[(i, seed)]` -> (x [C, L] float32, label int64 scalar; -1 when unlabelled),
     with x = frontend.encode(crop) (or the raw crop [audio_channels, n] when `encode=False`).
-    `labels=True` takes class labels from first-level sub-folder names (files directly in `root` are skipped).
+    `labels=True` takes class labels from first-level sub-folder names (files directly in `root` are skipped);
+    `label_names` fixes the name -> index map (e.g. a validation split uses the training set's labels).
     `split` picks a fixed hash-of-relative-path split: "train" (fraction 1 - val_fraction), "val" or "all".
     `normalize` scales each file to a -1 dBFS peak ("peak"), a -20 dBFS RMS ("rms"), or not at all (None).
     """
@@ -66,7 +67,7 @@ class AudioFolder(torch.utils.data.Dataset):
     def __init__(self, root: str | os.PathLike, frontend, seconds: float, *, labels: bool = False,
                  pad_short: bool = True, normalize: Literal["peak", "rms"] | None = "peak",
                  split: Literal["train", "val", "all"] = "train", val_fraction: float = 0.0, cache: bool = True,
-                 seed: int = 0, encode: bool = True):
+                 seed: int = 0, encode: bool = True, label_names: list[str] | None = None):
         self.root = Path(root)
         if not self.root.is_dir():
             raise ValueError(f"data folder {os.fspath(root)!r} does not exist or is not a folder")
@@ -95,7 +96,8 @@ class AudioFolder(torch.utils.data.Dataset):
             keep = [v == (split == "val") for v in in_val]
             candidates, rel = [p for p, k in zip(candidates, keep) if k], [r for r, k in zip(rel, keep) if k]
         self.skipped: Counter = Counter()
-        self.label_names: list[str] = sorted({r.parts[0] for r in rel if len(r.parts) > 1}) if labels else []
+        found = sorted({r.parts[0] for r in rel if len(r.parts) > 1}) if labels else []
+        self.label_names: list[str] = list(label_names) if labels and label_names is not None else found
         label_of = {name: i for i, name in enumerate(self.label_names)}
         self.files: list[Path] = []
         self.labels: list[int] = []
@@ -104,6 +106,9 @@ class AudioFolder(torch.utils.data.Dataset):
         for path, r in zip(candidates, rel):
             if labels and len(r.parts) == 1:
                 self._skip(path, "unlabelled", "not inside a label sub-folder")
+                continue
+            if labels and r.parts[0] not in label_of:
+                self._skip(path, "unknown label", f"label {r.parts[0]!r} is not one of {self.label_names}")
                 continue
             try:
                 wav = self._read(path)
@@ -124,7 +129,7 @@ class AudioFolder(torch.utils.data.Dataset):
         if not self.files:
             counts = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())) or "none in this split"
             raise ValueError(f"no usable audio under {os.fspath(self.root)!r} (split {split!r}): {counts}")
-        if labels:
+        if labels and label_names is None:  # keep only the labels that have files
             used = sorted(set(self.labels))
             self.label_names = [self.label_names[i] for i in used]
             self.labels = [used.index(i) for i in self.labels]

@@ -33,6 +33,8 @@ from .data import AudioFolder, StreamSampler, mix_seed
 from .losses import dsm_loss_per_sample
 
 NUM_BUCKETS = 5
+LOG_KEYS = ["loss", "lr", "grad_norm", "samples_per_s", "nonfinite"]
+VAL_CROPS = (32, 256)  # validation crops: at least one per file and 32, at most 256
 
 
 class TrainingError(RuntimeError):
@@ -54,6 +56,12 @@ def distributed_setup(device: str | torch.device | None = None) -> tuple[int, in
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
     return rank, world, device
+
+
+def distributed_teardown() -> None:
+    """Leave the torchrun process group, if one was joined."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 class _DDPDenoiser:
@@ -90,11 +98,12 @@ class Trainer:
 
     `resume=True` continues from run_dir/state.safetensors (the model parts of the config must match).
     `info` (recipe, command, ...) is stored in config.json. `progress` shows a tqdm bar on rank 0.
+    With `val_dataset`, every checkpoint also logs the EMA and raw models' loss on it to val.csv.
     """
 
     def __init__(self, config: Config, dataset: AudioFolder, run_dir: str | os.PathLike, *, resume: bool = False,
                  device: str | torch.device | None = None, progress: bool = True,
-                 info: dict[str, Any] | None = None):
+                 info: dict[str, Any] | None = None, val_dataset: AudioFolder | None = None):
         self.rank, self.world, self.device = distributed_setup(device)
         t = config.train
         if t.batch_size % self.world:
@@ -104,12 +113,13 @@ class Trainer:
         self.config = config = copy.deepcopy(config)
         config.label_names = list(dataset.label_names) if t.labels else []
         self.dataset, self.frontend, self.run_dir = dataset, dataset.frontend, Path(run_dir)
+        self.val_dataset = val_dataset
         self.progress, self.info = progress, dict(info or {})
         self.state_path = self.run_dir / ckpt.STATE_FILE
 
         torch.manual_seed(t.seed)  # same initial weights on every rank
         self.model = build_model(config, self.frontend).to(self.device)
-        self.ema = copy.deepcopy(self.model).requires_grad_(False)
+        self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, betas=t.betas,
                                            weight_decay=t.weight_decay)
         self.generator = torch.Generator(self.device).manual_seed(mix_seed(t.seed, self.rank, 1))
@@ -264,7 +274,12 @@ class Trainer:
         total = t.steps if steps is None else int(steps)
         if total < self.step:
             raise ValueError(f"steps={total} is below the run's current step {self.step}")
-        log = _Log(self.run_dir / "log.csv", self.bucket_edges, self.step) if self.rank == 0 else None
+        edges = self.bucket_edges.tolist()
+        bands = [f"loss_sigma_{math.exp(lo):.3g}_{math.exp(hi):.3g}" for lo, hi in zip(edges[:-1], edges[1:])]
+        log = val_log = None
+        if self.rank == 0:
+            log = _Log(self.run_dir / "log.csv", ["step", "samples", *LOG_KEYS, *bands], self.step)
+            val_log = _Log(self.run_dir / "val.csv", ["step", "loss_ema", "loss_raw"], self.step)
         bar = tqdm(total=total, initial=self.step, disable=not (self.progress and self.rank == 0),
                    unit="step", dynamic_ncols=True)
         stats: dict[str, float] = {}
@@ -298,17 +313,48 @@ class Trainer:
                 stats = window.reduce(self.world, now - started, self.lr_at(self.step - 1), self.nonfinite_total)
                 started = now
                 if log is not None:
-                    log.write(self.step, self.samples_seen, stats)
+                    log.write([self.step, self.samples_seen, *(stats[k] for k in LOG_KEYS),
+                               *(stats[f"bucket{i}"] for i in range(NUM_BUCKETS))])
                 bar.set_postfix(loss=f"{stats['loss']:.4g}", samples_s=f"{stats['samples_per_s']:.1f}")
             bar.update(1)
             if t.preview_every and self.step % t.preview_every == 0 and self.rank == 0:
                 self.preview()
             if self.step % t.ckpt_every == 0 or self.step == total:
+                if self.val_dataset is not None:
+                    val = self.validate()
+                    if val_log is not None:
+                        val_log.write([self.step, val["loss_ema"], val["loss_raw"]])
                 self.save()
         bar.close()
         if self.world > 1:
             dist.barrier()
         return stats
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """DSM loss of the EMA and raw models on fixed validation crops, times and noise (comparable across steps)."""
+        t, ds = self.config.train, self.val_dataset
+        n = min(max(len(ds), VAL_CROPS[0]), VAL_CROPS[1])
+        keys = [(j % len(ds), mix_seed(t.seed, j, 11)) for j in range(self.rank, n, self.world)]
+        labels_on = t.labels and bool(self.config.label_names)
+        sums = torch.zeros(3, dtype=torch.float64, device=self.device)
+        was_training = self.model.training
+        self.model.eval()
+        for b in range(0, len(keys), t.batch_size):
+            items = [ds[k] for k in keys[b:b + t.batch_size]]
+            x = torch.stack([i[0] for i in items]).to(self.device)
+            labels = torch.stack([i[1] for i in items]).to(self.device) if labels_on else None
+            for slot, model in ((0, self.ema), (1, self.model)):
+                g = torch.Generator(self.device).manual_seed(mix_seed(t.seed, self.rank, b, 13))
+                with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                                    enabled=self.amp_dtype is not None):
+                    loss, _ = dsm_loss_per_sample(model, x, labels, weighting=t.weighting, generator=g, eps=t.eps)
+                sums[slot] += loss.double().sum()
+            sums[2] += x.shape[0]
+        self.model.train(was_training)
+        if self.world > 1:
+            dist.all_reduce(sums)
+        return {"loss_ema": (sums[0] / sums[2]).item(), "loss_raw": (sums[1] / sums[2]).item()}
 
     @torch.no_grad()
     def preview(self) -> list[Path]:
@@ -377,28 +423,21 @@ class _Window:
 
 
 class _Log:
-    """log.csv on rank 0: one row per logging interval. Rows past `step` (from a killed run) are dropped on resume."""
+    """A CSV on rank 0, one row per call. Rows past `step` (written by a killed run) are dropped on resume."""
 
-    def __init__(self, path: Path, edges: Tensor, step: int):
-        self.path = path
-        names = [f"loss_sigma_{math.exp(lo):.3g}_{math.exp(hi):.3g}" for lo, hi in zip(edges[:-1], edges[1:])]
-        self.fields = ["step", "samples", "loss", "lr", "grad_norm", "samples_per_s", "nonfinite", *names]
-        rows = []
+    def __init__(self, path: Path, fields: list[str], step: int):
+        self.path, self.fields = path, fields
         if path.exists():
             with open(path, newline="") as f:
-                rows = [r for r in csv.reader(f)][1:]
-            rows = [r for r in rows if r and int(r[0]) <= step]
-        if path.parent.is_dir():
+                rows = [r for r in list(csv.reader(f))[1:] if r and int(r[0]) <= step]
             with open(path, "w", newline="") as f:
-                csv.writer(f).writerows([self.fields, *rows])
+                csv.writer(f).writerows([fields, *rows])
 
-    def write(self, step: int, samples: int, stats: dict[str, float]) -> None:
+    def write(self, values: list[float]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
-        keys = ["loss", "lr", "grad_norm", "samples_per_s", "nonfinite"]
-        buckets = [stats[k] for k in sorted(k for k in stats if k.startswith("bucket"))]
         with open(self.path, "a", newline="") as f:
             w = csv.writer(f)
             if new:
                 w.writerow(self.fields)
-            w.writerow([step, samples, *(f"{stats[k]:.6g}" for k in keys), *(f"{v:.6g}" for v in buckets)])
+            w.writerow([int(values[0]), *(f"{v:.6g}" for v in values[1:])])

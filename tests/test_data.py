@@ -33,6 +33,13 @@ def test_labels_shapes_and_crops_are_real_segments(tmp_path):
     assert torch.equal(ds[2][0], ds[2][0])  # integer keys are deterministic too
 
 
+def test_fixed_label_names_map_a_split_like_the_training_set(tmp_path):
+    root = make_folder(tmp_path / "d", seconds=0.5)
+    with pytest.warns(SkippedFileWarning, match="label 'music' is not one of"):
+        ds = AudioFolder(root, WAVE, 0.25, labels=True, label_names=["other", "speech"])
+    assert ds.label_names == ["other", "speech"] and ds.labels == [1, 1] and ds.skipped["unknown label"] == 2
+
+
 def test_normalisation_and_resampling(tmp_path):
     wav, sr = audio.load(make_folder(tmp_path / "d", labels=False) / "speech0.wav")
     (tmp_path / "r").mkdir()

@@ -126,10 +126,19 @@ def test_non_finite_losses_are_skipped_then_stop_training(folder, tmp_path, monk
     assert all(torch.equal(v, before[k]) for k, v in trainer.model.state_dict().items())
 
 
-def test_log_buckets_and_previews(folder, tmp_path):
-    config = tiny_config("train.preview_every=2", "train.preview_count=2", "train.labels=true")
+def test_log_buckets_validation_and_previews(folder, tmp_path):
+    config = tiny_config("train.preview_every=2", "train.preview_count=2", "train.labels=true", "train.ckpt_every=1")
     run = tmp_path / "run"
-    stats = Trainer(config, _dataset(folder, config), run, progress=False).train(2)
+    ds = _dataset(folder, config)
+    val = AudioFolder(folder, ds.frontend, 0.25, labels=True, split="all", label_names=ds.label_names)
+    trainer = Trainer(config, ds, run, progress=False, val_dataset=val)
+    stats = trainer.train(2)
+    with open(run / "val.csv") as f:
+        val_rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in val_rows] == [1, 2]
+    again = trainer.validate()  # fixed crops, times and noise: the same number for the same weights
+    assert float(val_rows[-1]["loss_ema"]) == pytest.approx(again["loss_ema"], rel=1e-5)
+    assert float(val_rows[-1]["loss_raw"]) == pytest.approx(again["loss_raw"], rel=1e-5)
     with open(run / "log.csv") as f:
         rows = list(csv.DictReader(f))
     buckets = [k for k in rows[0] if k.startswith("loss_sigma_")]
