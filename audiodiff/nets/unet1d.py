@@ -11,7 +11,7 @@ all FLOPs into wide channels at low temporal resolution, where convs are big mat
 fp32 matmul peak there) rather than memory-bound elementwise passes. The presets go further and give
 level 0 no blocks (blocks[0] = 0: stem, skip and head only): a 3-tap conv on 32-64 channels runs at a
 third of the rate of one on 128+, so at equal FLOPs (3.1 GFLOP) and about equal parameters (7.7-7.8M),
-moving base's level-0 blocks to level 1 made a training step about 15% faster on a 2-core Xeon. Skips are added
+moving level-0 blocks to level 1 made a training step about 15% faster on a 2-core Xeon. Skips are added
 (scaled by 1/sqrt 2), one per level, not concatenated. Conditioning: random Fourier features of c_noise
 through an MLP, plus a class embedding, drive a FiLM scale/shift in every residual block. Attention levels
 add multi-head self-attention (torch's scaled_dot_product_attention) after each block.
@@ -22,7 +22,7 @@ input is shorter than the pad) and the output is cropped back.
 Presets (parameters for in_channels=1; forward FLOPs per 16384-sample clip; see PRESETS):
     "tiny":     398,177 parameters   0.15 GFLOP   (tests and smoke runs)
     "small":  1,929,921 parameters   0.78 GFLOP   (also the constructor's defaults)
-    "base":   8,062,465 parameters   3.12 GFLOP
+    "base":   8,150,401 parameters   2.33 GFLOP   (audio-diffusion-pytorch UNetV0 at 8.13M: 2.03)
 
 The presets suit waveforms (C = 1 or 2). For log-mel frames (C = n_mels) the stem must not squeeze
 C * factors[0] inputs into few channels: use a first factor of 1, channels[0] >= n_mels and blocks at
@@ -46,8 +46,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                  attention=(False, False, False, True), head_channels=32, emb_channels=64),
     "small": dict(channels=(32, 64, 128, 192), factors=(4, 4, 4, 2), blocks=(0, 2, 2, 1),
                   attention=(False, False, False, True), head_channels=64, emb_channels=128),
-    "base": dict(channels=(64, 128, 256, 384), factors=(4, 4, 4, 2), blocks=(0, 2, 2, 1),
-                 attention=(False, False, False, True), head_channels=64, emb_channels=320),
+    "base": dict(channels=(64, 128, 256, 384), factors=(4, 4, 4, 4), blocks=(0, 1, 2, 1),
+                 attention=(False, False, False, True), head_channels=64, emb_channels=256),
 }
 
 
