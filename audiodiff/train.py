@@ -75,14 +75,15 @@ class _DDPDenoiser:
 
 
 def save_spectrogram(path: str | os.PathLike, wav: Tensor, sample_rate: int, *, title: str = "") -> None:
-    """Plot the log-magnitude STFT (dB) of mono `wav` [n] or [ch, n] (first channel) to a PNG (matplotlib)."""
+    """Plot the STFT magnitude in dBFS (a full-scale sine at 0 dB) of `wav` [n] or [ch, n] (first channel) to a PNG."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     wav = wav.detach().float().cpu().reshape(-1, wav.shape[-1])[0]
     n_fft = 512 if sample_rate <= 24000 else 1024
-    spec = torch.stft(wav, n_fft, n_fft // 4, window=torch.hann_window(n_fft), return_complex=True).abs()
+    window = torch.hann_window(n_fft)
+    spec = torch.stft(wav, n_fft, n_fft // 4, window=window, return_complex=True).abs() * (2 / window.sum())
     db = 20 * spec.clamp_min(1e-5).log10()
     fig, ax = plt.subplots(figsize=(6, 3), dpi=100)
     extent = (0, wav.numel() / sample_rate, 0, sample_rate / 2000)
