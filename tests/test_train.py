@@ -148,3 +148,32 @@ def test_log_buckets_validation_and_previews(folder, tmp_path):
         wav, sr = ad.load(run / "previews" / f"step00000002_{i}.wav")
         assert sr == 16000 and wav.shape == (1, 4000)
         assert (run / "previews" / f"step00000002_{i}.png").stat().st_size > 1000
+
+
+def test_a_crash_while_checkpointing_leaves_the_last_good_state(folder, tmp_path, monkeypatch):
+    """A failure half-way through writing step 4's files leaves step 2's state, which resumes cleanly."""
+    import audiodiff.checkpoint as ckpt_module
+
+    config = tiny_config("train.ckpt_every=2")
+    run = tmp_path / "run"
+    Trainer(config, _dataset(folder, config), run, progress=False).train(2)
+    good = (run / "state.safetensors").read_bytes()
+    real_save = ckpt_module.save_file
+
+    def dying_save(tensors, filename, metadata=None):
+        real_save(tensors, filename, metadata=metadata)
+        with open(filename, "r+b") as f:  # the process dies with a half-written temp file
+            f.truncate(100)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt_module, "save_file", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(config, _dataset(folder, config), run, progress=False, resume=True).train(4)
+    monkeypatch.undo()
+    assert (run / "state.safetensors").read_bytes() == good
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "log.csv", "model.safetensors",
+                                                    "state.safetensors"]  # no temp files left
+    resumed = Trainer(config, _dataset(folder, config), run, progress=False, resume=True)
+    assert resumed.step == 2
+    resumed.train(4)
+    assert ckpt_module.read_model_config(run)["step"] == 4
