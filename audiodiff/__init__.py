@@ -1,8 +1,9 @@
 """audiodiff: score-SDE diffusion for audio and music (Song et al. 2021), vocoder-free."""
-from .audio import AudioError, is_silent, load, normalize_loudness, normalize_peak, peak_db, resample, rms_db, save
+from .audio import AudioError, is_silent, normalize_loudness, normalize_peak, peak_db, resample, rms_db
+from .audio import load as load_audio
+from .audio import save as save_audio
 from .baselines import linear_fill, lpc_fill, zeros_fill
-from .checkpoint import CheckpointError, save_model
-from .checkpoint import load as load_model
+from .checkpoint import CheckpointError, load, save_model
 from .config import (Config, FrontendConfig, NetConfig, SampleConfig, SDEConfig, TrainConfig, apply_overrides,
                      build_model, load_recipe)
 from .data import AudioFolder

@@ -180,7 +180,7 @@ def info(model_dir: Path, as_json: bool) -> None:
 # --- generation and inverse problems (thin wrappers over audiodiff.pipeline) -------------------------
 MODEL_OPTION = click.option("--model", "model_name", default=None, metavar="NAME_OR_DIR",
                             help="a shipped model name (see `audiodiff models`) or a model directory "
-                                 "[default: the shipped default]")
+                                 "[default: digits for generate, speech for inpaint/extend/evaluate]")
 
 
 def sampling_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -215,10 +215,10 @@ def restore_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def open_pipeline(model_name: str | None, device: str):
-    from .pipeline import DEFAULT_MODEL, AudioDiffusion
+def open_pipeline(model_name: str | None, device: str, command: str):
+    from .pipeline import DEFAULT_MODELS, AudioDiffusion
 
-    return AudioDiffusion.from_pretrained(model_name or DEFAULT_MODEL, device=device)
+    return AudioDiffusion.from_pretrained(model_name or DEFAULT_MODELS[command], device=device)
 
 
 def parse_gap(ctx, param, values: tuple[str, ...]) -> list[tuple[float, float]]:
@@ -263,7 +263,7 @@ def generate(model_name, n, seconds, label, guidance, sampler, steps, seed, devi
     from .audio import save
     from .train import save_spectrogram
 
-    pipe = open_pipeline(model_name, device)
+    pipe = open_pipeline(model_name, device, "generate")
     wav = pipe.generate(n, seconds, labels=label, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
                         progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -294,7 +294,7 @@ def inpaint(input_path, out_path, gaps, model_name, strategy, resample, zeta, sa
       audiodiff inpaint speech.wav -o filled.wav --gap 1.0:1.2 --gap 2.0:2.05 --model runs/tiny
     """
     wav, sr = load_input(input_path)
-    pipe = open_pipeline(model_name, device)
+    pipe = open_pipeline(model_name, device, "inpaint")
     out = pipe.inpaint(wav, sr, gaps=gaps, strategy=strategy, resample=resample, zeta=zeta, sampler=sampler,
                        steps=steps, seed=seed, progress=progress)[0]
     write_restored(pipe, wav, sr, out, out_path, plot)
@@ -321,7 +321,7 @@ def extend(input_path, out_path, cutoff, kind, model_name, strategy, resample, z
       audiodiff extend phone.wav -o wide.wav --cutoff 4000 --model runs/tiny
     """
     wav, sr = load_input(input_path)
-    pipe = open_pipeline(model_name, device)
+    pipe = open_pipeline(model_name, device, "extend")
     out = pipe.extend(wav, sr, cutoff_hz=cutoff, kind=kind, strategy=strategy, resample=resample, zeta=zeta,
                       sampler=sampler, steps=steps, seed=seed, progress=progress)[0]
     write_restored(pipe, wav, sr, out, out_path, plot)
@@ -370,7 +370,7 @@ def evaluate(model_name, task, data, gap_ms, cutoff, seconds, limit, out_prefix,
     except ValueError:
         raise click.BadParameter(f"{gap_ms!r} is not a comma-separated list of milliseconds",
                                  param_hint="--gap-ms") from None
-    pipe = open_pipeline(model_name, device)
+    pipe = open_pipeline(model_name, device, "evaluate")
     rows = run_evaluation(pipe, data, task=task, gaps_ms=gaps_ms, cutoff_hz=cutoff, seconds=seconds, limit=limit,
                           strategy=strategy, resample=resample, zeta=zeta, sampler=sampler, steps=steps, seed=seed,
                           progress=progress)
@@ -390,7 +390,7 @@ def models() -> None:
       audiodiff models
     """
     from .checkpoint import read_model_config
-    from .pipeline import DEFAULT_MODEL, PRETRAINED_DIR, shipped_models
+    from .pipeline import DEFAULT_MODELS, PRETRAINED_DIR, shipped_models
 
     names = shipped_models()
     if not names:
@@ -401,6 +401,7 @@ def models() -> None:
         doc = read_model_config(PRETRAINED_DIR / name)
         fe = doc["frontend"]
         labels = ", ".join(doc.get("label_names", [])) or "unconditional"
-        mark = " (default)" if name == DEFAULT_MODEL else ""
+        commands = [c for c, default in DEFAULT_MODELS.items() if default == name]
+        mark = f" (default for {', '.join(commands)})" if commands else ""
         click.echo(f"{name}{mark}: {fe['name']} {fe['sample_rate']} Hz, {doc['sde']['name']} SDE, "
                    f"step {doc['step']}, {labels}")

@@ -1,6 +1,6 @@
 """AudioDiffusion: load a trained model and generate, inpaint or band-extend audio in three lines.
 
-    pipe = ad.AudioDiffusion.from_pretrained("speech16k")       # a shipped name or a model directory
+    pipe = ad.AudioDiffusion.from_pretrained("speech")          # a shipped name or a model directory
     wav = pipe.generate(n=4, seconds=2.0, seed=0)               # [4, ch, samples] at pipe.sample_rate
     out = pipe.inpaint(wav[0], pipe.sample_rate, gaps=[(1.0, 1.2)])
 
@@ -28,7 +28,8 @@ from .sampling import sample
 from .sde import Score
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
-DEFAULT_MODEL = "speech16k"
+# The CLI's default model per command: class-conditional digits for generation, speech for restoration.
+DEFAULT_MODELS = {"generate": "digits", "inpaint": "speech", "extend": "speech", "evaluate": "speech"}
 
 
 class ModelNotFoundError(ValueError):
@@ -65,7 +66,7 @@ class AudioDiffusion:
         self.device = next(model.parameters()).device
 
     @classmethod
-    def from_pretrained(cls, name_or_dir: str | os.PathLike = DEFAULT_MODEL, *, weights: str = "ema",
+    def from_pretrained(cls, name_or_dir: str | os.PathLike = DEFAULT_MODELS["generate"], *, weights: str = "ema",
                         device: torch.device | str = "cpu") -> "AudioDiffusion":
         """Load a shipped model by name or a model directory written by `audiodiff train`."""
         return cls(*load(resolve_model(name_or_dir), weights=weights, device=device))

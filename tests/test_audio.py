@@ -42,8 +42,8 @@ def test_pcm16_round_trip_within_one_level(tmp_path, suffix):
     wav = torch.rand(2, 3001, generator=g) * 2 - 1
     wav[0, :4] = torch.tensor([1.0, -1.0, 0.0, 0.5])
     path = tmp_path / f"x{suffix}"
-    ad.save(path, wav, 16000)
-    back, sr = ad.load(path)
+    ad.save_audio(path, wav, 16000)
+    back, sr = ad.load_audio(path)
     assert sr == 16000 and back.dtype == torch.float32 and back.shape == wav.shape
     assert (back - wav).abs().max() <= 1 / 32768
     assert back[0, 1] == -1.0 and back[0, 2] == 0.0 and back[0, 3] == 0.5  # exact levels stay exact
@@ -51,30 +51,30 @@ def test_pcm16_round_trip_within_one_level(tmp_path, suffix):
 
 def test_float_round_trip_exact(tmp_path):
     wav = torch.randn(1, 2000, generator=torch.Generator().manual_seed(1)) * 0.3
-    ad.save(tmp_path / "f.wav", wav, 22050, subtype="FLOAT")
-    back, sr = ad.load(tmp_path / "f.wav")
+    ad.save_audio(tmp_path / "f.wav", wav, 22050, subtype="FLOAT")
+    back, sr = ad.load_audio(tmp_path / "f.wav")
     assert sr == 22050 and torch.equal(back, wav)
 
 
 def test_pcm16_clips_instead_of_wrapping(tmp_path):
     wav = torch.tensor([[1.5, -1.5, 3.0, -7.0, 0.25]])
-    ad.save(tmp_path / "c.wav", wav, 8000)
-    back, _ = ad.load(tmp_path / "c.wav")
+    ad.save_audio(tmp_path / "c.wav", wav, 8000)
+    back, _ = ad.load_audio(tmp_path / "c.wav")
     assert torch.allclose(back, torch.tensor([[32767 / 32768, -1.0, 32767 / 32768, -1.0, 0.25]]))
 
 
 def test_loads_the_real_clips_and_ogg(tmp_path):
-    wav, sr = ad.load(DATA / "speech.wav")
+    wav, sr = ad.load_audio(DATA / "speech.wav")
     assert sr == 16000 and wav.shape == (1, 40000) and wav.dtype == torch.float32
     assert 0.5 < wav.abs().max() <= 1
     sf.write(tmp_path / "s.ogg", wav[0].numpy(), sr, format="OGG", subtype="VORBIS")
-    ogg, sr_ogg = ad.load(tmp_path / "s.ogg")
+    ogg, sr_ogg = ad.load_audio(tmp_path / "s.ogg")
     assert sr_ogg == 16000 and abs(ogg.shape[-1] - 40000) < 2000 and ogg.abs().max() > 0.3
 
 
 def test_save_replaces_atomically_and_keeps_old_file_on_failure(tmp_path, monkeypatch):
     path = tmp_path / "keep.wav"
-    ad.save(path, torch.full((1, 100), 0.25), 16000)
+    ad.save_audio(path, torch.full((1, 100), 0.25), 16000)
     before = path.read_bytes()
 
     def broken_write(file, *args, **kwargs):
@@ -82,7 +82,7 @@ def test_save_replaces_atomically_and_keeps_old_file_on_failure(tmp_path, monkey
         raise sf.SoundFileError("disk full")
 
     monkeypatch.setattr(audio.sf, "write", broken_write)
-    assert_audio_error(path, lambda: ad.save(path, torch.zeros(1, 100), 16000))
+    assert_audio_error(path, lambda: ad.save_audio(path, torch.zeros(1, 100), 16000))
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["keep.wav"]
 
 
@@ -94,8 +94,8 @@ def test_resample_keeps_a_tones_frequency(tmp_path, new_sr):
     out = ad.resample(wav, 16000, new_sr)
     assert out.shape == (1, new_sr)
     assert abs(peak_freq(out, new_sr) - 440.0) <= 1.0  # 1 s: 1 Hz bins
-    ad.save(tmp_path / "t.wav", wav, 16000)
-    loaded, sr = ad.load(tmp_path / "t.wav", sample_rate=new_sr)
+    ad.save_audio(tmp_path / "t.wav", wav, 16000)
+    loaded, sr = ad.load_audio(tmp_path / "t.wav", sample_rate=new_sr)
     assert sr == new_sr and abs(peak_freq(loaded, new_sr) - 440.0) <= 1.0
     if new_sr == 8000:  # energy is kept below the new Nyquist frequency
         assert abs(audio.rms_db(out) - audio.rms_db(wav)) < 0.1
@@ -105,21 +105,21 @@ def test_resample_rejects_bad_rates():
     with pytest.raises(ValueError, match="new_sr"):
         ad.resample(torch.zeros(1, 10), 16000, 0)
     with pytest.raises(ValueError, match="sample_rate"):
-        ad.load(DATA / "speech.wav", sample_rate=-8000)
+        ad.load_audio(DATA / "speech.wav", sample_rate=-8000)
 
 
 def test_channel_mapping(tmp_path):
     stereo = torch.stack([tone(300, 16000, 800)[0], tone(500, 16000, 800, amp=0.2)[0]])
-    ad.save(tmp_path / "st.wav", stereo, 16000, subtype="FLOAT")
-    mono, _ = ad.load(tmp_path / "st.wav", channels=1)
+    ad.save_audio(tmp_path / "st.wav", stereo, 16000, subtype="FLOAT")
+    mono, _ = ad.load_audio(tmp_path / "st.wav", channels=1)
     assert torch.allclose(mono, stereo.mean(0, keepdim=True), atol=1e-7)
-    kept, _ = ad.load(tmp_path / "st.wav")
+    kept, _ = ad.load_audio(tmp_path / "st.wav")
     assert kept.shape == (2, 800)
-    ad.save(tmp_path / "mo.wav", stereo[:1], 16000, subtype="FLOAT")
-    dup, _ = ad.load(tmp_path / "mo.wav", channels=2)
+    ad.save_audio(tmp_path / "mo.wav", stereo[:1], 16000, subtype="FLOAT")
+    dup, _ = ad.load_audio(tmp_path / "mo.wav", channels=2)
     assert dup.shape == (2, 800) and torch.equal(dup[0], dup[1]) and torch.equal(dup[0], stereo[0])
     with pytest.raises(ValueError, match="channels"):
-        ad.load(tmp_path / "mo.wav", channels=3)
+        ad.load_audio(tmp_path / "mo.wav", channels=3)
 
 
 # --- levels ----------------------------------------------------------------------------------------
@@ -164,13 +164,13 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
                                   "three_channels", "directory"])
 def test_bad_files_raise_audio_error_naming_the_file(tmp_path, case):
     path = bad_files(tmp_path)[case]
-    assert_audio_error(path, lambda: ad.load(path))
+    assert_audio_error(path, lambda: ad.load_audio(path))
 
 
 def test_more_than_two_channels_load_when_mixed_down(tmp_path):
     path = bad_files(tmp_path)["three_channels"]
-    assert_audio_error(path, lambda: ad.load(path, channels=2))
-    wav, _ = ad.load(path, channels=1)
+    assert_audio_error(path, lambda: ad.load_audio(path, channels=2))
+    wav, _ = ad.load_audio(path, channels=1)
     assert wav.shape == (1, 100)
 
 
@@ -191,5 +191,5 @@ def test_bad_saves_raise_and_leave_nothing(tmp_path, case, wav, kwargs):
     kwargs = dict(kwargs)
     path = tmp_path / kwargs.pop("name", "out.wav")
     sample_rate = kwargs.pop("sample_rate", 16000)
-    assert_audio_error(path, lambda: ad.save(path, wav, sample_rate, **kwargs))
+    assert_audio_error(path, lambda: ad.save_audio(path, wav, sample_rate, **kwargs))
     assert list(tmp_path.iterdir()) == []

@@ -35,7 +35,7 @@ def saved(tmp_path):
 
 def test_round_trip_gives_the_same_denoiser(saved):
     path, model, ema, config = saved
-    loaded, frontend, cfg = ad.load_model(path)
+    loaded, frontend, cfg = ad.load(path)
     assert cfg == config and cfg.label_names == ["speech", "music"]
     assert frontend.sample_rate == 16000 and not loaded.training
     assert not any(p.requires_grad for p in loaded.parameters())
@@ -44,7 +44,7 @@ def test_round_trip_gives_the_same_denoiser(saved):
     ema.eval().requires_grad_(False)
     with torch.no_grad():
         assert torch.equal(loaded.denoise(x, t, y), ema.denoise(x, t, y))
-        raw, _, _ = ad.load_model(path, weights="raw")
+        raw, _, _ = ad.load(path, weights="raw")
         assert torch.equal(raw.denoise(x, t, y), model.denoise(x, t, y))
         assert not torch.equal(raw.denoise(x, t, y), loaded.denoise(x, t, y))
     doc = json.loads((path / "config.json").read_text())
@@ -59,7 +59,7 @@ def test_truncated_or_garbage_weights_are_one_line_errors(saved):
     for bad in (data[: len(data) // 2], data[:5], b"not a safetensors file at all"):
         (path / "model.safetensors").write_bytes(bad)
         with pytest.raises(ckpt.CheckpointError, match="model.safetensors: corrupt or truncated") as e:
-            ad.load_model(path)
+            ad.load(path)
         assert "\n" not in str(e.value)
 
 
@@ -68,12 +68,12 @@ def test_corrupt_or_missing_config_json(saved):
     text = (path / "config.json").read_text()
     (path / "config.json").write_text(text[: len(text) // 2])
     with pytest.raises(ckpt.CheckpointError, match="config.json: corrupt JSON"):
-        ad.load_model(path)
+        ad.load(path)
     (path / "config.json").unlink()
     with pytest.raises(ckpt.CheckpointError, match="config.json: file not found"):
-        ad.load_model(path)
+        ad.load(path)
     with pytest.raises(ckpt.CheckpointError, match="model directory not found"):
-        ad.load_model(path / "nope")
+        ad.load(path / "nope")
 
 
 def test_mismatched_files_are_refused(saved, tmp_path):
@@ -82,21 +82,21 @@ def test_mismatched_files_are_refused(saved, tmp_path):
     doc["step"] = 8  # config.json from another checkpoint than the weights
     (path / "config.json").write_text(json.dumps(doc))
     with pytest.raises(ckpt.CheckpointError, match="different checkpoints"):
-        ad.load_model(path)
+        ad.load(path)
     doc["step"] = 7
     doc["net"]["channels"] = [8, 16, 32, 64]  # weights of another architecture
     (path / "config.json").write_text(json.dumps(doc))
     with pytest.raises(ckpt.CheckpointError, match="has shape"):
-        ad.load_model(path)
+        ad.load(path)
     doc["net"]["channels"] = [8, 16, 32, 32]
     doc["net"]["num_classes"] = None  # a class embedding the config does not have
     (path / "config.json").write_text(json.dumps(doc))
     with pytest.raises(ckpt.CheckpointError, match="unexpected"):
-        ad.load_model(path)
+        ad.load(path)
     with pytest.raises(ckpt.CheckpointError, match="not an audiodiff model config"):
         (tmp_path / "x").mkdir()
         (tmp_path / "x" / "config.json").write_text('{"format": "something"}')
-        ad.load_model(tmp_path / "x")
+        ad.load(tmp_path / "x")
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

@@ -46,9 +46,9 @@ def model_dir(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     """0.5 s of piano as a 22.05 kHz stereo WAV: the CLI must convert it to the model's 16 kHz mono."""
-    wav = ad.load(DATA / "piano.wav", sample_rate=22050)[0][:, 8000:19025].expand(2, -1)
+    wav = ad.load_audio(DATA / "piano.wav", sample_rate=22050)[0][:, 8000:19025].expand(2, -1)
     path = tmp_path_factory.mktemp("in") / "piano.wav"
-    ad.save(path, wav, 22050)
+    ad.save_audio(path, wav, 22050)
     return path
 
 
@@ -90,7 +90,7 @@ def test_inpaint_converts_and_keeps_samples_outside_the_gap(model_dir, clip, tmp
     assert "16000 Hz, the model's rate; input was 22050 Hz" in result.output
     data, sr = sf.read(out, dtype="float32", always_2d=True)
     assert sr == 16000 and data.shape[1] == 1
-    wav, _ = ad.load(clip)
+    wav, _ = ad.load_audio(clip)
     expected = ad.resample(wav.mean(0, keepdim=True), 22050, 16000)[0]
     known = ad.Mask.from_gaps([(0.2, 0.25), (0.3, 0.31)], length=expected.shape[-1], rate=16000).known
     pcm = (expected.double().clamp(-1, 1) * 32768).round().clamp(-32768, 32767) / 32768  # PCM-16 of the input
@@ -134,7 +134,7 @@ def test_evaluate_writes_a_table_csv_and_json(model_dir, tmp_path, task, extra, 
     data = tmp_path / "data"
     data.mkdir()
     for name in ("speech", "guitar"):
-        ad.save(data / f"{name}.wav", ad.load(DATA / f"{name}.wav")[0][:, :6000], 16000)
+        ad.save_audio(data / f"{name}.wav", ad.load_audio(DATA / f"{name}.wav")[0][:, :6000], 16000)
     prefix = tmp_path / "results"
     result = invoke("evaluate", model_dir, "--task", task, "--data", data, "--out", prefix, "--resample", 0,
                     *extra, *QUIET)

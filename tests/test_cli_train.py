@@ -38,7 +38,7 @@ def _one_error_line(result):
 
 
 def test_train_writes_a_loadable_model_and_info_describes_it(run):
-    model, frontend, config = ad.load_model(run)
+    model, frontend, config = ad.load(run)
     assert frontend.sample_rate == 16000 and config.train.steps == 2 and config.train.seconds == 0.25
     doc = json.loads((run / "config.json").read_text())
     assert doc["step"] == 2 and doc["info"]["recipe"] == "tiny"

@@ -29,7 +29,7 @@ def one_thread():
 
 def clip(name: str) -> torch.Tensor:
     """A test clip as [1, 1, n] at 16 kHz."""
-    wav, sr = ad.load(DATA / f"{name}.wav")
+    wav, sr = ad.load_audio(DATA / f"{name}.wav")
     assert sr == 16000
     return wav[None]
 

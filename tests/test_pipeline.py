@@ -35,7 +35,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def piano() -> torch.Tensor:
-    return ad.load(DATA / "piano.wav")[0]  # [1, 48000]
+    return ad.load_audio(DATA / "piano.wav")[0]  # [1, 48000]
 
 
 @pytest.fixture(scope="module")

@@ -73,7 +73,7 @@ def test_resume_is_bit_exact(folder, tmp_path):
     assert any(not torch.equal(a[k], _weights(first)[k]) for k in a)  # training did move the weights
     with open(tmp_path / "b" / "log.csv") as f:
         assert [int(r["step"]) for r in csv.DictReader(f)] == [2, 3, 4, 6]
-    model, _, cfg = ad.load_model(tmp_path / "b")
+    model, _, cfg = ad.load(tmp_path / "b")
     assert cfg.label_names == ["music", "speech"] and torch.equal(model.net.out_conv.weight,
                                                                    second.ema.net.out_conv.weight)
 
@@ -106,7 +106,7 @@ def test_two_process_gloo_ddp_keeps_ranks_identical(folder, tmp_path):
     torch.manual_seed(config.train.seed)
     init = ad.build_model(config).state_dict()
     assert any(not torch.equal(w0["raw." + k], v) for k, v in init.items())
-    model, _, _ = ad.load_model(out)  # rank 0 wrote the checkpoint
+    model, _, _ = ad.load(out)  # rank 0 wrote the checkpoint
     assert all(torch.equal(v, w0["ema." + k]) for k, v in model.state_dict().items())
 
 
@@ -145,7 +145,7 @@ def test_log_buckets_validation_and_previews(folder, tmp_path):
     assert len(rows) == 1 and len(buckets) == 5 and float(rows[0]["loss"]) == pytest.approx(stats["loss"], rel=1e-4)
     assert float(rows[0]["samples_per_s"]) > 0
     for i in range(2):
-        wav, sr = ad.load(run / "previews" / f"step00000002_{i}.wav")
+        wav, sr = ad.load_audio(run / "previews" / f"step00000002_{i}.wav")
         assert sr == 16000 and wav.shape == (1, 4000)
         assert (run / "previews" / f"step00000002_{i}.png").stat().st_size > 1000
 
