@@ -7,8 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-
 SKIP_SCALE = math.sqrt(0.5)  # residual sums (x + branch) / sqrt(2) keep unit variance
 
 
@@ -88,7 +86,8 @@ class SelfAttention(nn.Module):
     def __init__(self, channels: int, *, head_channels: int = 64):
         super().__init__()
         if channels % head_channels:
-            raise ValueError(f"head_channels={head_channels} must divide the channels ({channels}) of an attention level")
+            raise ValueError(f"head_channels={head_channels} must divide the channels ({channels}) "
+                             "of an attention level")
         self.heads = channels // head_channels
         self.norm = group_norm(channels)
         self.qkv = nn.Linear(channels, 3 * channels)
