@@ -155,6 +155,17 @@ def test_config_round_trip(cond_net):
         torch.testing.assert_close(rebuilt(x, c, torch.tensor([1, -1])), cond_net(x, c, torch.tensor([1, -1])))
 
 
+def test_bf16_autocast_matches_fp32(cond_net):
+    """Under CPU bf16 autocast (convs and matmuls in bf16) the output stays within 5% of fp32."""
+    x, c, labels = torch.randn(2, 1, 1000), torch.randn(2), torch.tensor([0, -1])
+    with torch.no_grad():
+        y32 = cond_net(x, c, labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y16 = cond_net(x, c, labels)
+    assert y16.shape == y32.shape
+    assert (y16.float() - y32).norm() < 0.05 * y32.norm()
+
+
 def test_dropout_only_in_training():
     net = UNet1d.preset("tiny", 1, dropout=0.5)
     perturb_zero_init(net)
