@@ -191,6 +191,22 @@ def load(model_dir: str | os.PathLike, *, weights: str = "ema", device: torch.de
     return model, frontend, config
 
 
+def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, info: dict[str, Any] | None = None) -> Path:
+    """Write the EMA weights alone (no raw copy, no optimizer) of a run or model dir to `out_dir`, for shipping.
+
+    The provenance in config.json is kept and extended by `info` (e.g. hardware, notes); the result loads with
+    `load(out_dir)` exactly like the source.
+    """
+    doc = read_model_config(run_dir)
+    model, frontend, config = load(run_dir)
+    merged = {**doc.get("info", {}), **dict(info or {})}
+    out = save_model(out_dir, model, frontend, config, step=int(doc["step"]), info=merged)
+    if doc.get("ema_decay") is not None:  # say what the weights are, though the raw copy is dropped
+        exported = read_json(out / CONFIG_FILE)
+        exported["ema_decay"] = doc["ema_decay"]
+        write_json(out / CONFIG_FILE, exported)
+    return out
+
 # --- training state ----------------------------------------------------------------------------------
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict]:
     """Flatten an optimizer state_dict into safetensors-ready tensors ("opt.{param}.{name}") and JSON."""

@@ -177,6 +177,34 @@ def info(model_dir: Path, as_json: bool) -> None:
         click.echo(f"{key:<10} {value}")
 
 
+@main.command(context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--note", default=None, help="free text stored in config.json's provenance (info.note)")
+@cli_errors
+def export(run_dir: Path, out_dir: Path, note: str | None) -> None:
+    """Copy a run's EMA weights alone (no raw weights, no optimizer) + config.json to OUT_DIR, for shipping.
+
+    \b
+    Example:
+      audiodiff export runs/digits audiodiff/pretrained/digits --note "CPU, 2 cores"
+    """
+    import platform
+
+    import torch
+
+    from .checkpoint import MODEL_FILE, export_model
+
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise click.ClickException(f"{out_dir} exists and is not empty")
+    info = {"exported_from": os.fspath(run_dir), "hardware": f"{platform.machine()}, {os.cpu_count()} cores",
+            "torch": torch.__version__}
+    if note:
+        info["note"] = note
+    out = export_model(run_dir, out_dir, info=info)
+    size = (out / MODEL_FILE).stat().st_size
+    click.echo(f"exported {run_dir} to {out} ({size / 2**20:.1f} MiB of weights)")
+
 # --- generation and inverse problems (thin wrappers over audiodiff.pipeline) -------------------------
 MODEL_OPTION = click.option("--model", "model_name", default=None, metavar="NAME_OR_DIR",
                             help="a shipped model name (see `audiodiff models`) or a model directory "

@@ -156,3 +156,20 @@ def test_state_file_errors(tmp_path):
     save_file({"a": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(ckpt.CheckpointError, match="not an audiodiff training state"):
         ckpt.load_state(tmp_path / "other.safetensors")
+
+
+def test_export_keeps_only_ema_weights_and_loads_the_same(saved, tmp_path):
+    path, _, ema, _ = saved
+    out = ckpt.export_model(path, tmp_path / "shipped", info={"note": "test"})
+    tensors, _ = ckpt.read_tensors(out / "model.safetensors")
+    assert tensors and not any(k.startswith(ckpt.RAW_PREFIX) for k in tensors)
+    assert (out / "model.safetensors").stat().st_size < 0.6 * (path / "model.safetensors").stat().st_size
+    loaded, _, _ = ad.load(out)
+    ema.eval().requires_grad_(False)
+    x, t, y = torch.randn(2, 1, 300), torch.tensor([0.2, 0.9]), torch.tensor([1, 0])
+    with torch.no_grad():
+        assert torch.equal(loaded.denoise(x, t, y), ema.denoise(x, t, y))
+    doc = json.loads((out / "config.json").read_text())
+    assert doc["step"] == 7 and doc["info"] == {"recipe": "tiny", "note": "test"} and doc["ema_decay"] is not None
+    with pytest.raises(ad.CheckpointError, match="raw"):
+        ad.load(out, weights="raw")

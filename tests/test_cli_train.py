@@ -106,3 +106,16 @@ def test_corrupt_checkpoints_are_one_line_errors(run, folder, tmp_path):
                                        "--no-progress"])
     assert "state.safetensors: corrupt or truncated" in _one_error_line(result)
     assert "not found" in _one_error_line(CliRunner().invoke(main, ["info", str(tmp_path / "none")]))
+
+
+def test_export_writes_a_shippable_model_and_refuses_to_overwrite(run, tmp_path):
+    out = tmp_path / "shipped"
+    result = CliRunner().invoke(main, ["export", str(run), str(out), "--note", "smoke"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["info"]["note"] == "smoke"
+    model, _, _ = ad.load(out)
+    assert sum(p.numel() for p in model.parameters()) > 0
+    error = _one_error_line(CliRunner().invoke(main, ["export", str(run), str(out)]))
+    assert "not empty" in error
+    error = _one_error_line(CliRunner().invoke(main, ["export", str(tmp_path / "nope"), str(tmp_path / "o2")]))
+    assert "not found" in error and not (tmp_path / "o2").exists()
