@@ -272,7 +272,8 @@ def rate_note(pipe, sr: int) -> str:
 
 @main.command(context_settings=CONTEXT)
 @MODEL_OPTION
-@click.option("-n", "n", type=click.IntRange(min=1), default=4, help="number of clips")
+@click.option("-n", "n", type=click.IntRange(min=1), default=None,
+              help="number of clips [default: one per class for a class-conditional model, else 4]")
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               help="clip length; longer than the training clips uses overlapping windows [default: training length]")
 @click.option("--label", default=None, help="class name for a class-conditional model")
@@ -284,19 +285,31 @@ def rate_note(pipe, sr: int) -> str:
 def generate(model_name, n, seconds, label, guidance, sampler, steps, seed, device, progress, out_dir, plot) -> None:
     """Generate N clips into OUT_DIR as sample_000.wav, ... at the model's sample rate.
 
+    A class-conditional model without --label cycles through its classes and names each file after its
+    class (sample_000_zero.wav, ...).
+
     \b
-    Example:
+    Examples:
+      audiodiff generate -o out/
       audiodiff generate --model runs/tiny -n 4 --seconds 2 --steps 50 --seed 0 -o out/ --plot
     """
     from .audio import save
     from .train import save_spectrogram
 
     pipe = open_pipeline(model_name, device, "generate")
-    wav = pipe.generate(n, seconds, labels=label, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
+    names = pipe.label_names
+    if label is None and names:
+        n = n or len(names)
+        labels = [names[i % len(names)] for i in range(n)]
+    else:
+        n = n or 4
+        labels = label
+    wav = pipe.generate(n, seconds, labels=labels, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
                         progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, clip in enumerate(wav):
-        path = out_dir / f"sample_{i:03d}.wav"
+        suffix = f"_{labels[i]}" if isinstance(labels, list) else ""
+        path = out_dir / f"sample_{i:03d}{suffix}.wav"
         save(path, clip, pipe.sample_rate)
         if plot:
             save_spectrogram(path.with_suffix(".png"), clip, pipe.sample_rate, title=path.name)

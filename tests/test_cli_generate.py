@@ -159,3 +159,23 @@ def test_models_lists_shipped_models_or_says_how_to_train():
         assert all(name in result.output for name in names)
     else:
         assert "audiodiff train" in result.output
+
+
+def test_generate_cycles_through_the_classes_of_a_conditional_model(tmp_path):
+    config = Config()
+    config.train.seconds, config.sample.steps = 0.125, 3
+    config.label_names = ["one", "two", "three"]
+    frontend = build_frontend(config.frontend)
+    torch.manual_seed(0)
+    save_model(tmp_path / "cond", build_model(config, frontend), frontend, config)
+    result = invoke("generate", "--model", tmp_path / "cond", "-o", tmp_path / "out", *QUIET)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "sample_000_one.wav", "sample_001_two.wav", "sample_002_three.wav"]
+    result = invoke("generate", "--model", tmp_path / "cond", "-n", "2", "--label", "two", "-o", tmp_path / "o2",
+                    *QUIET)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "o2").iterdir()) == ["sample_000.wav", "sample_001.wav"]
+    assert_one_line_error(invoke("generate", "--model", tmp_path / "cond", "--label", "four", "-o", tmp_path / "o3",
+                                 *QUIET), "four")
+    assert not (tmp_path / "o3").exists()
