@@ -22,7 +22,7 @@ input is shorter than the pad) and the output is cropped back.
 Presets (parameters for in_channels=1; forward FLOPs per 16384-sample clip; see PRESETS):
     "tiny":     398,177 parameters   0.15 GFLOP   (tests and smoke runs)
     "small":  1,929,921 parameters   0.78 GFLOP   (also the constructor's defaults)
-    "base":   8,150,401 parameters   2.33 GFLOP   (audio-diffusion-pytorch UNetV0 at 8.13M: 2.03)
+    "base":   8,251,713 parameters   2.05 GFLOP   (audio-diffusion-pytorch UNetV0 at 8.13M: 2.03)
 
 The presets suit waveforms (C = 1 or 2). For log-mel frames (C = n_mels) the stem must not squeeze
 C * factors[0] inputs into few channels: use a first factor of 1, channels[0] >= n_mels and blocks at
@@ -46,7 +46,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                  attention=(False, False, False, True), head_channels=32, emb_channels=64),
     "small": dict(channels=(32, 64, 128, 192), factors=(4, 4, 4, 2), blocks=(0, 2, 2, 1),
                   attention=(False, False, False, True), head_channels=64, emb_channels=128),
-    "base": dict(channels=(64, 128, 256, 384), factors=(4, 4, 4, 4), blocks=(0, 1, 2, 1),
+    "base": dict(channels=(64, 128, 256, 320), factors=(4, 4, 4, 4), blocks=(0, 1, 1, 2),
                  attention=(False, False, False, True), head_channels=64, emb_channels=256),
 }
 
