@@ -4,6 +4,8 @@ from .audio import load as load_audio
 from .audio import save as save_audio
 from .baselines import linear_fill, lpc_fill, zeros_fill
 from .checkpoint import CheckpointError, load, save_model
+from .classifier import (ClipClassifier, inception_score, load_classifier, save_classifier, score_generation,
+                         train_classifier)
 from .config import (Config, FrontendConfig, NetConfig, SampleConfig, SDEConfig, TrainConfig, apply_overrides,
                      build_model, load_recipe)
 from .data import AudioFolder

@@ -12,6 +12,12 @@ Needs: `apt-get install espeak-ng`.
     python recipes/espeak_digits.py prepare --out /work/data/espeak_digits --count 3000
     python recipes/espeak_digits.py train --data /work/data/espeak_digits/train --out runs/digits
     python recipes/espeak_digits.py evaluate runs/digits --data /work/data/espeak_digits/test --task inpaint
+    python recipes/espeak_digits.py classifier --data /work/data/espeak_digits --out runs/digit_classifier
+    python recipes/espeak_digits.py score runs/digits --classifier runs/digit_classifier -n 10 --steps 25
+
+`classifier` trains the digit classifier (audiodiff.classifier) on DATA/train and reports its DATA/test
+accuracy; `score` generates n clips per digit and reports the share the classifier names as the requested
+digit and their Inception Score, next to the real test set's.
 
 Layout: OUT/{train,val,test}/{zero,...,nine}/NNNNNN.wav + OUT/manifest.csv (see recipes/README.md).
 """
@@ -165,7 +171,91 @@ def _arguments(p):
     p.add_argument("--workers", type=int, default=1, help="processes synthesising in parallel")
 
 
+def _classifier_command(argv: list[str]) -> int:
+    """`classifier` (train + save the digit classifier) and `score` (classifier-based scores of a model)."""
+    import argparse
+    import json
+    import platform
+    import time
+
+    from audiodiff import AudioDiffusion, CheckpointError
+    from audiodiff.checkpoint import read_model_config
+    from audiodiff.classifier import (accuracy, inception_score, load_classifier, load_clips, save_classifier,
+                                      score_generation, train_classifier)
+    from audiodiff.pipeline import resolve_model
+
+    parser = argparse.ArgumentParser(prog="espeak_digits.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("classifier", help="train the digit classifier on DATA/train, test it on DATA/test",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    c.add_argument("--data", default=DEFAULT_OUT, help="prepared set (holds train/ and test/)")
+    c.add_argument("--out", required=True, help="classifier directory")
+    c.add_argument("--epochs", type=int, default=20)
+    c.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("score", help="classify n generated clips per digit; Inception Score vs the real test set",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("model", help="model directory or shipped name")
+    s.add_argument("--classifier", required=True, help="directory written by the classifier command")
+    s.add_argument("--data", default=DEFAULT_OUT, help="prepared set (its test/ is the real reference)")
+    s.add_argument("-n", type=int, default=10, help="clips per digit")
+    s.add_argument("--sampler", default="heun")
+    s.add_argument("--steps", type=int, default=25)
+    s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance weight")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", default=None, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    data = Path(args.data)
+    try:
+        if args.command == "classifier":
+            wav, labels, names = load_clips(data / "train")
+            start = time.time()
+            model = train_classifier(wav, labels, names, epochs=args.epochs, seed=args.seed, callback=lambda e, loss:
+                                     print(f"epoch {e + 1}: loss {loss:.4f}", file=sys.stderr))
+            wall = time.time() - start
+            test_wav, test_labels, _ = load_clips(data / "test", label_names=names)
+            probs = model.probs(test_wav)
+            figures = {"test_accuracy": accuracy(probs, test_labels), "test_inception_score": inception_score(probs),
+                       "train_clips": len(labels), "test_clips": len(test_labels),
+                       "parameters": sum(p.numel() for p in model.parameters())}
+            save_classifier(args.out, model, info={
+                "recipe": "espeak_digits", "command": "python recipes/espeak_digits.py " + " ".join(argv),
+                "epochs": args.epochs, "seed": args.seed, "wall_time_s": round(wall, 1), "threads":
+                torch.get_num_threads(), "hardware": platform.processor() or platform.machine(), **figures})
+            print(f"{figures['parameters']:,} params, {args.epochs} epochs in {wall:.0f} s on {len(labels)} clips; "
+                  f"test accuracy {figures['test_accuracy']:.4f} ({len(test_labels)} clips), "
+                  f"test IS {figures['test_inception_score']:.3f} -> {args.out}")
+        else:
+            classifier = load_classifier(args.classifier)
+            test_wav, test_labels, _ = load_clips(data / "test", label_names=classifier.label_names)
+            real = classifier.probs(test_wav)
+            pipe = AudioDiffusion.from_pretrained(args.model)
+            step = read_model_config(resolve_model(args.model))["step"]
+            start = time.time()
+            gen = score_generation(pipe, classifier, n=args.n, seed=args.seed, sampler=args.sampler,
+                                   steps=args.steps, guidance=args.guidance)
+            figures = {"model": args.model, "step": step, "sampler": args.sampler, "steps": args.steps,
+                       "guidance": args.guidance, "seed": args.seed,
+                       "test_accuracy": accuracy(real, test_labels), "test_inception_score": inception_score(real),
+                       "generated_accuracy": gen["accuracy"], "generated_inception_score": gen["inception_score"],
+                       "per_digit": gen["per_label"], "confusion": gen["confusion"],
+                       "labels": classifier.label_names, "generation_s": round(time.time() - start, 1)}
+            if args.json:
+                Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+            print(f"real test: accuracy {figures['test_accuracy']:.4f}, IS {figures['test_inception_score']:.3f} "
+                  f"({len(test_labels)} clips)\ngenerated: accuracy {gen['accuracy']:.4f}, "
+                  f"IS {gen['inception_score']:.3f} ({args.n} per digit, {args.sampler} {args.steps} steps, "
+                  f"{figures['generation_s']:.0f} s)\nper digit: "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in gen["per_label"].items()))
+    except (ValueError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("classifier", "score"):
+        return _classifier_command(argv)
     return cli(__doc__, recipe=__file__, arguments=_arguments, default_data=DEFAULT_OUT, argv=argv,
                prepare=lambda a: prepare(None, a.out, count=a.count, seed=a.seed, seconds=a.seconds, val=a.val,
                                          test=a.test, workers=a.workers, overwrite=a.overwrite))
