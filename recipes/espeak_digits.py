@@ -202,6 +202,9 @@ def _classifier_command(argv: list[str]) -> int:
     s.add_argument("--steps", type=int, default=25)
     s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance weight")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--roundtrip", action="store_true",
+                   help="also classify the real test clips after the model's front end (encode, decode): the ceiling "
+                        "its decoder (Griffin-Lim for log-mel) leaves")
     s.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     data = Path(args.data)
@@ -239,6 +242,11 @@ def _classifier_command(argv: list[str]) -> int:
                        "generated_accuracy": gen["accuracy"], "generated_inception_score": gen["inception_score"],
                        "per_digit": gen["per_label"], "confusion": gen["confusion"],
                        "labels": classifier.label_names, "generation_s": round(time.time() - start, 1)}
+            if args.roundtrip:
+                f = pipe.frontend
+                decoded = torch.cat([f.decode(f.encode(w), length=w.shape[-1]) for w in test_wav.split(64)])
+                figures["roundtrip_accuracy"] = accuracy(classifier.probs(decoded), test_labels)
+                print(f"real test through the model's front end: accuracy {figures['roundtrip_accuracy']:.4f}")
             if args.json:
                 Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
             print(f"real test: accuracy {figures['test_accuracy']:.4f}, IS {figures['test_inception_score']:.3f} "

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import audiodiff as ad
-from audiodiff.classifier import (ClipClassifier, accuracy, inception_score, load_classifier, load_clips,
+from audiodiff.classifier import (ClipClassifier, accuracy, augment, inception_score, load_classifier, load_clips,
                                   save_classifier, score_generation, train_classifier)
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
@@ -132,6 +132,24 @@ def test_save_load_round_trip_and_corrupt_files(tmp_path):
     assert "\n" not in str(err.value)
     with pytest.raises(ad.CheckpointError, match="file not found"):
         load_classifier(tmp_path / "nowhere")
+
+
+def test_features_ignore_level_and_augment_shifts():
+    torch.manual_seed(0)
+    model = ClipClassifier(["a", "b"], n_mels=32, channels=(4,)).eval()
+    wav = 0.5 * torch.randn(3, 1, 4000) * torch.hann_window(4000)
+    # log-mel minus its maximum: a gain of -12 dB moves every bin by the same amount (above the -100 dB floor)
+    assert torch.allclose(model.features(0.25 * wav), model.features(wav), atol=1e-5)
+    ramp = torch.arange(1.0, 101.0).repeat(50, 1, 1)  # sample i holds i + 1
+    shifted = augment(ramp, generator=torch.Generator().manual_seed(1), max_shift=7)[:, 0]
+    i = torch.arange(100.0)
+    shifts = set()
+    for row in shifted:
+        first = int((row > 0).nonzero()[0])
+        s = first + 1 - int(row[first])  # out[i] = ramp[i - s]
+        shifts.add(s)
+        assert torch.equal(row, torch.where((i - s >= 0) & (i - s < 100), i - s + 1, 0.0))
+    assert max(map(abs, shifts)) <= 7 and len(shifts) > 5
 
 
 def test_bad_arguments():
