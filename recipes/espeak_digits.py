@@ -246,7 +246,6 @@ def _classifier_command(argv: list[str]) -> int:
                 f = pipe.frontend
                 decoded = torch.cat([f.decode(f.encode(w), length=w.shape[-1]) for w in test_wav.split(64)])
                 figures["roundtrip_accuracy"] = accuracy(classifier.probs(decoded), test_labels)
-                print(f"real test through the model's front end: accuracy {figures['roundtrip_accuracy']:.4f}")
             if args.json:
                 Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
             print(f"real test: accuracy {figures['test_accuracy']:.4f}, IS {figures['test_inception_score']:.3f} "
@@ -254,6 +253,8 @@ def _classifier_command(argv: list[str]) -> int:
                   f"IS {gen['inception_score']:.3f} ({args.n} per digit, {args.sampler} {args.steps} steps, "
                   f"{figures['generation_s']:.0f} s)\nper digit: "
                   + ", ".join(f"{k} {v:.2f}" for k, v in gen["per_label"].items()))
+            if args.roundtrip:
+                print(f"real test through the model's front end: accuracy {figures['roundtrip_accuracy']:.4f}")
     except (ValueError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
