@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from .checkpoint import CheckpointError, _save_tensors, load_weights, read_json, read_tensors, write_json
 from .data import AudioFolder
-from .frontends import LogMel
+from .frontends import LogMel, Waveform
 
 FORMAT, FORMAT_VERSION = "audiodiff-classifier", 1
 WEIGHTS_FILE, CONFIG_FILE = "classifier.safetensors", "classifier.json"
@@ -91,8 +91,7 @@ def load_clips(folder: str | os.PathLike, *, sample_rate: int = 16000, seconds: 
     """Labelled clips of folder/LABEL/*.wav -> (wav [N, 1, n], labels [N], label_names), n = seconds at
     sample_rate (longer files: a fixed crop; shorter: zero-padded), each at a -1 dBFS peak (`AudioFolder`).
     `label_names` fixes the name -> index map (a test split uses the training set's)."""
-    with_rate = LogMel(sample_rate, griffin_lim_iters=0)  # AudioFolder only reads its rate and channels
-    data = AudioFolder(folder, with_rate, seconds, labels=True, split="all", encode=False,
+    data = AudioFolder(folder, Waveform(sample_rate), seconds, labels=True, split="all", encode=False,
                        label_names=list(label_names) if label_names is not None else None)
     wavs, labels = zip(*(data[i] for i in range(len(data))))
     return torch.stack(wavs), torch.stack(labels), list(data.label_names)
