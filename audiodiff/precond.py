@@ -10,7 +10,6 @@ So one net serves VP, sub-VP and VE alike, and its input and target both have un
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from .sde import SDE

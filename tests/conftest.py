@@ -18,6 +18,10 @@ from torch import Tensor
 import audiodiff as ad
 from audiodiff.shape import per_sample
 
+# Tests use small tensors: one intra-op thread is fastest, and on a shared, loaded CPU a second spinning thread
+# made small ops up to ~1000x slower (sqrt of 20k floats: 9 us on 1 thread, 13 ms on 2).
+torch.set_num_threads(1)
+
 SDE_NAMES = ("vp", "subvp", "ve")
 
 
@@ -93,12 +97,3 @@ def mixture() -> GaussianMixture:
     """1-D two-mode data 0.3 N(-1, 0.2^2) + 0.7 N(1, 0.3^2)."""
     return GaussianMixture([-1.0, 1.0], [0.2, 0.3], [0.3, 0.7])
 
-
-@pytest.fixture
-def single_thread():
-    """Run a test on one intra-op thread: on a shared, loaded CPU OpenMP's spinning threads make small
-    elementwise ops up to ~1000x slower (measured: sqrt of 20k floats 9 us on 1 thread, 13 ms on 2)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

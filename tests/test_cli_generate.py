@@ -24,14 +24,6 @@ DATA = Path(__file__).parent / "data"
 QUIET = ["--no-progress", "--steps", "3"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> str:
     config = Config()

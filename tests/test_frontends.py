@@ -18,15 +18,6 @@ DATA = Path(__file__).parent / "data"
 FAST = settings(max_examples=15, deadline=None)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Griffin-Lim's many small FFTs run ~7x slower with 2 threads on a loaded 2-core machine than with 1."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def clip(name: str) -> torch.Tensor:
     """A test clip as [1, 1, n] at 16 kHz."""
     wav, sr = ad.load_audio(DATA / f"{name}.wav")

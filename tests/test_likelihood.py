@@ -9,7 +9,6 @@ import torch
 import audiodiff as ad
 from audiodiff.shape import per_sample
 
-pytestmark = pytest.mark.usefixtures("single_thread")
 
 MU = torch.tensor([1.0, -0.5, 0.3, 2.0], dtype=torch.float64)
 L = torch.tensor([[0.6, 0.0, 0.0, 0.0], [0.4, 0.5, 0.0, 0.0], [-0.3, 0.2, 0.8, 0.0], [0.1, -0.6, 0.3, 1.2]],

@@ -8,7 +8,6 @@ from torch import nn
 import audiodiff as ad
 from audiodiff.shape import per_sample
 
-pytestmark = pytest.mark.usefixtures("single_thread")
 
 MU, V = 0.7, 0.16  # the `gauss` fixture: N(0.7, 0.4^2) per coordinate
 

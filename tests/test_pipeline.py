@@ -24,22 +24,13 @@ SR = 16000
 FAST = dict(steps=6, resample=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small convolutions on shared cores: one thread is several times faster than two."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def piano() -> torch.Tensor:
     return ad.load_audio(DATA / "piano.wav")[0]  # [1, 48000]
 
 
 @pytest.fixture(scope="module")
-def pipe(tmp_path_factory, piano, one_thread) -> AudioDiffusion:
+def pipe(tmp_path_factory, piano) -> AudioDiffusion:
     """The tiny waveform model, 0.125 s training clips, 40 AdamW steps of DSM on piano crops."""
     torch.manual_seed(0)
     config = Config()

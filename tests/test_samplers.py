@@ -20,7 +20,6 @@ except ImportError:  # run as a script from the repo root
     from tests.conftest import SDE_NAMES, GaussianMixture, gaussian, make_sde
 
 # steps and options per sampler for the oracle tests; NFE = see audiodiff.sampling's docstring
-pytestmark = pytest.mark.usefixtures("single_thread")
 
 CONFIGS = {
     "euler_maruyama": dict(steps=500),

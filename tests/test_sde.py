@@ -9,7 +9,6 @@ import torch
 import audiodiff as ad
 from audiodiff.shape import per_sample
 
-pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_sigma_inv_inverts_sigma(sde):

@@ -30,15 +30,6 @@ SDES = {"vp": ad.VPSDE, "subvp": ad.SubVPSDE, "ve": ad.VESDE}
 STEP_SAMPLERS = {"heun": 40, "euler_maruyama": 200, "pc": 60, "stochastic_heun": 40}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matrices: threads only contend on the shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class Gaussian:
     """N(mu, Sigma) on [d] with the exact score of every SDE marginal and closed-form conditionals."""
 

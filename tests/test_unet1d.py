@@ -13,15 +13,6 @@ import audiodiff.nets.unet1d as unet1d_module
 from audiodiff.nets import PRESETS, UNet1d
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small nets run fastest on one thread; on a shared, oversubscribed CPU two threads can be 100x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def n_params(net: torch.nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
