@@ -60,7 +60,8 @@ def write_json(path: Path, data: dict) -> None:
     atomic_write(Path(path), lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))
 
 
-def _save_tensors(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:
+def save_tensors(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:
+    """Atomically write `tensors` (moved to CPU) and string `metadata` as a safetensors file."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
@@ -121,7 +122,7 @@ def save_model(model_dir: str | os.PathLike, model: nn.Module, frontend, config:
     if ema is not None:
         tensors.update({RAW_PREFIX + k: v for k, v in model.state_dict().items()})
     meta = {"format": FORMAT, "step": str(int(step))}
-    _save_tensors(model_dir / MODEL_FILE, tensors, meta)
+    save_tensors(model_dir / MODEL_FILE, tensors, meta)
     net = model.net
     doc = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "version": _version(), "step": int(step),
@@ -191,14 +192,22 @@ def load(model_dir: str | os.PathLike, *, weights: str = "ema", device: torch.de
     return model, frontend, config
 
 
-def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, info: dict[str, Any] | None = None) -> Path:
+def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, info: dict[str, Any] | None = None,
+                 sample: list[str] | tuple[str, ...] = ()) -> Path:
     """Write the EMA weights alone (no raw copy, no optimizer) of a run or model dir to `out_dir`, for shipping.
 
-    The provenance in config.json is kept and extended by `info` (e.g. hardware, notes); the result loads with
-    `load(out_dir)` exactly like the source.
+    The provenance in config.json is kept and extended by `info` (e.g. hardware, notes); `sample` overrides
+    the sampling defaults the model ships with (["sample.guidance=3", "sample.steps=25"]; other sections would
+    no longer describe the weights, so they are refused). The result loads with `load(out_dir)`.
     """
+    from .config import apply_overrides
+
+    bad = [item for item in sample if not item.strip().startswith("sample.")]
+    if bad:
+        raise ValueError(f"export overrides must be sample.* settings, got {bad}")
     doc = read_model_config(run_dir)
     model, frontend, config = load(run_dir)
+    config = apply_overrides(config, list(sample))
     merged = {**doc.get("info", {}), **dict(info or {})}
     out = save_model(out_dir, model, frontend, config, step=int(doc["step"]), info=merged)
     if doc.get("ema_decay") is not None:  # say what the weights are, though the raw copy is dropped
@@ -237,7 +246,7 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, Tenso
 def save_state(path: str | os.PathLike, tensors: dict[str, Tensor], doc: dict) -> None:
     """Atomically write a training state: `tensors` to safetensors, `doc` (JSON-able) into its metadata."""
     meta = {"format": STATE_FORMAT, "format_version": str(FORMAT_VERSION), "state": json.dumps(doc)}
-    _save_tensors(Path(path), tensors, meta)
+    save_tensors(Path(path), tensors, meta)
 
 
 def load_state(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict]:

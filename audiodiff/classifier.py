@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import CheckpointError, _save_tensors, load_weights, read_json, read_tensors, write_json
+from .checkpoint import CheckpointError, save_tensors, load_weights, read_json, read_tensors, write_json
 from .data import AudioFolder
 from .frontends import LogMel, Waveform
 
@@ -216,7 +216,7 @@ def save_classifier(directory: str | os.PathLike, classifier: ClipClassifier, *,
     """Write classifier.safetensors + classifier.json (config and provenance `info`) into `directory`."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    _save_tensors(directory / WEIGHTS_FILE, dict(classifier.state_dict()), {"format": FORMAT})
+    save_tensors(directory / WEIGHTS_FILE, dict(classifier.state_dict()), {"format": FORMAT})
     write_json(directory / CONFIG_FILE, {"format": FORMAT, "format_version": FORMAT_VERSION,
                                          "config": classifier.config(), "info": dict(info or {})})
     return directory

@@ -181,13 +181,15 @@ def info(model_dir: Path, as_json: bool) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--note", default=None, help="free text stored in config.json's provenance (info.note)")
+@click.option("--set", "overrides", multiple=True, metavar="sample.KEY=VALUE",
+              help="sampling default to ship with, e.g. --set sample.guidance=3 (repeatable)")
 @cli_errors
-def export(run_dir: Path, out_dir: Path, note: str | None) -> None:
+def export(run_dir: Path, out_dir: Path, note: str | None, overrides: tuple[str, ...]) -> None:
     """Copy a run's EMA weights alone (no raw weights, no optimizer) + config.json to OUT_DIR, for shipping.
 
     \b
     Example:
-      audiodiff export runs/digits audiodiff/pretrained/digits --note "CPU, 2 cores"
+      audiodiff export runs/digits audiodiff/pretrained/digits --set sample.guidance=3 --note "CPU, 2 cores"
     """
     import platform
 
@@ -201,7 +203,7 @@ def export(run_dir: Path, out_dir: Path, note: str | None) -> None:
             "torch": torch.__version__}
     if note:
         info["note"] = note
-    out = export_model(run_dir, out_dir, info=info)
+    out = export_model(run_dir, out_dir, info=info, sample=overrides)
     size = (out / MODEL_FILE).stat().st_size
     click.echo(f"exported {run_dir} to {out} ({size / 2**20:.1f} MiB of weights)")
 
@@ -277,7 +279,8 @@ def rate_note(pipe, sr: int) -> str:
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               help="clip length; longer than the training clips uses overlapping windows [default: training length]")
 @click.option("--label", default=None, help="class name for a class-conditional model")
-@click.option("--guidance", type=click.FloatRange(min=0), default=1.0, help="classifier-free guidance scale")
+@click.option("--guidance", type=click.FloatRange(min=0), default=None,
+              help="classifier-free guidance scale [default: the model's]")
 @sampling_options
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="output folder")
 @click.option("--plot", is_flag=True, help="also write a spectrogram PNG per clip")

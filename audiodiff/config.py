@@ -100,6 +100,7 @@ class SampleConfig:
     steps: int = 50
     eps: float | None = None
     seconds: float | None = None   # None: train.seconds
+    guidance: float = 1.0          # classifier-free guidance scale for class-conditional models
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -110,9 +110,11 @@ class AudioDiffusion:
             ids.append(int(item))
         return torch.tensor(ids, dtype=torch.long, device=self.device)
 
-    def score(self, labels: Tensor | None = None, guidance: float = 1.0) -> Score:
+    def score(self, labels: Tensor | None = None, guidance: float | None = None) -> Score:
         """Score callable; with labels and guidance w != 1, classifier-free guidance (Ho & Salimans 2022):
-        w * score(x | label) + (1 - w) * score(x | null), both in one batched call."""
+        w * score(x | label) + (1 - w) * score(x | null), both in one batched call. guidance None: the
+        model's default (config.sample.guidance)."""
+        guidance = self.config.sample.guidance if guidance is None else guidance
         if not guidance >= 0:
             raise ValueError(f"guidance must be >= 0, got {guidance}")
         model = self.model
@@ -141,7 +143,7 @@ class AudioDiffusion:
     # --- generation ---------------------------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, n: int = 1, seconds: float | None = None, *, labels=None, sampler: str | None = None,
-                 steps: int | None = None, guidance: float = 1.0, seed: int | None = 0, progress: bool = False,
+                 steps: int | None = None, guidance: float | None = None, seed: int | None = 0, progress: bool = False,
                  overlap: float = 0.25, resample: int = 1, **options) -> Tensor:
         """Sample n clips of `seconds` (default: the training length) -> wav [n, ch, samples]; longer clips
         are continued window by window with `overlap` (fraction of a window) known from the previous one."""
@@ -179,7 +181,7 @@ class AudioDiffusion:
         return resample(wav, int(sample_rate), self.sample_rate).to(self.device)
 
     def restore(self, y: Tensor, operator_for, *, sampler=None, steps=None, strategy="replacement", resample=1,
-                seed=0, progress=False, labels=None, guidance=1.0, overlap=0.25, **options) -> Tensor:
+                seed=0, progress=False, labels=None, guidance=None, overlap=0.25, **options) -> Tensor:
         """Solve op(x) = op(y) for a model signal y [B, C, L], by windows when L exceeds the training length."""
         score = self.score(self.labels_tensor(labels, y.shape[0]), guidance)
         opts = dict(self.sampler_options(sampler, steps), strategy=strategy, resample=resample,

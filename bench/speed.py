@@ -449,12 +449,12 @@ def run(sizes: list[str], *, device: str = "cpu", bf16: bool | None = None, roun
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smallest size (2M), 7 rounds, 1 warm-up")
+    parser.add_argument("--quick", action="store_true", help="smallest size (2M), 11 rounds, 1 warm-up")
     parser.add_argument("--sizes", default="2M,8M,30M", help=f"comma-separated, among {list(SIZES)}")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda: bf16 autocast, MFU)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default=None,
                         help="autocast dtype for every network (default: fp32 on CPU, bf16 on CUDA)")
-    parser.add_argument("--rounds", type=int, default=None, help="timed interleaved rounds (default 9, quick 7)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed interleaved rounds (default 9, quick 11)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed rounds first (default 2, quick 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--peers", default=",".join(PEERS), help="peers to compare with ('' for none)")
@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(memory_worker(Spec(**spec), bf16=bf16, threads=threads)))
         return
     sizes = ["2M"] if args.quick else [s for s in args.sizes.split(",") if s]
-    rounds = args.rounds or (7 if args.quick else 9)
+    rounds = args.rounds or (11 if args.quick else 9)
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
     if rounds < 1 or warmup < 0:
         raise SystemExit("--rounds must be >= 1 and --warmup >= 0")

@@ -158,7 +158,8 @@ def config() -> Config:
                                                "blocks": [2, 2, 2], "attention": [False, True, True]}),
         train=TrainConfig(lr=2e-4, batch_size=32, steps=60_000, warmup=1000, seconds=1.0, labels=True,
                           label_dropout=0.1, normalize="peak", ckpt_every=2000),
-        sample=SampleConfig(sampler="heun", steps=50),
+        # guidance 3: 95% of generated digits named right by the recipe's classifier, 60% without (step 8500)
+        sample=SampleConfig(sampler="heun", steps=25, guidance=3.0),
     )
 
 
@@ -200,7 +201,7 @@ def _classifier_command(argv: list[str]) -> int:
     s.add_argument("-n", type=int, default=10, help="clips per digit")
     s.add_argument("--sampler", default="heun")
     s.add_argument("--steps", type=int, default=25)
-    s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance weight")
+    s.add_argument("--guidance", type=float, default=None, help="classifier-free guidance weight (default: the model's)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--roundtrip", action="store_true",
                    help="also classify the real test clips after the model's front end (encode, decode): the ceiling "
@@ -237,7 +238,7 @@ def _classifier_command(argv: list[str]) -> int:
             gen = score_generation(pipe, classifier, n=args.n, seed=args.seed, sampler=args.sampler,
                                    steps=args.steps, guidance=args.guidance)
             figures = {"model": args.model, "step": step, "sampler": args.sampler, "steps": args.steps,
-                       "guidance": args.guidance, "seed": args.seed,
+                       "guidance": pipe.config.sample.guidance if args.guidance is None else args.guidance, "seed": args.seed,
                        "test_accuracy": accuracy(real, test_labels), "test_inception_score": inception_score(real),
                        "generated_accuracy": gen["accuracy"], "generated_inception_score": gen["inception_score"],
                        "per_digit": gen["per_label"], "confusion": gen["confusion"],

@@ -119,3 +119,14 @@ def test_export_writes_a_shippable_model_and_refuses_to_overwrite(run, tmp_path)
     assert "not empty" in error
     error = _one_error_line(CliRunner().invoke(main, ["export", str(tmp_path / "nope"), str(tmp_path / "o2")]))
     assert "not found" in error and not (tmp_path / "o2").exists()
+
+
+def test_export_sets_sampling_defaults_and_refuses_other_sections(run, tmp_path):
+    result = CliRunner().invoke(main, ["export", str(run), str(tmp_path / "s"), "--set", "sample.guidance=3",
+                                       "--set", "sample.steps=7"])
+    assert result.exit_code == 0, result.output
+    _, _, config = ad.load(tmp_path / "s")
+    assert (config.sample.guidance, config.sample.steps) == (3.0, 7)
+    error = _one_error_line(CliRunner().invoke(main, ["export", str(run), str(tmp_path / "t"), "--set",
+                                                      "train.lr=1"]))
+    assert "sample" in error and not (tmp_path / "t").exists()
