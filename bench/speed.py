@@ -208,14 +208,34 @@ class Matmul:
         self.a @ self.b
 
 
-def load_snapshot() -> dict[str, Any]:
-    """Load average and the busiest processes now: what else shared the machine during a measurement."""
+def _cpu_ticks() -> dict[int, tuple[int, str]]:
+    """user + system clock ticks and command line of every process, from /proc."""
+    out = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            out[int(pid)] = (int(fields[11]) + int(fields[12]), cmd)
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended meanwhile
+    return out
+
+
+def load_snapshot(interval: float = 0.5) -> dict[str, Any]:
+    """Load average and the other processes busiest over the next `interval` s: what shared the machine."""
+    top = []
     try:
-        ps = subprocess.run(["ps", "-eo", "pid,pcpu,pmem,nice,args", "--sort=-pcpu"], capture_output=True,
-                            text=True, timeout=10).stdout.splitlines()
-        top = [" ".join(line.split()[:4] + [" ".join(line.split()[4:])[:120]]) for line in ps[1:6]]
-    except (OSError, subprocess.SubprocessError):
-        top = []
+        before = _cpu_ticks()
+        time.sleep(interval)
+        after = _cpu_ticks()
+        hz = os.sysconf("SC_CLK_TCK")
+        busy = sorted(((ticks - before[pid][0]) / hz / interval, pid, cmd) for pid, (ticks, cmd) in after.items()
+                      if pid in before and pid != os.getpid())
+        top = [f"{pid} {100 * cpu:.0f}% {cmd[:100]}" for cpu, pid, cmd in reversed(busy[-5:]) if cpu > 0.05]
+    except OSError:  # no /proc: the load average alone
+        pass
     return dict(time=time.strftime("%H:%M:%S", time.gmtime()), loadavg=[round(v, 2) for v in os.getloadavg()],
                 top=top)
 
@@ -372,6 +392,9 @@ def markdown(result: dict[str, Any]) -> str:
                  f"{env['torch']}, {env['threads']} threads, {env['precision']}, OMP_WAIT_POLICY="
                  f"{env['omp_wait_policy']}, batch {env['batch']} x {env['length']} samples, median of "
                  f"{env['rounds']} interleaved rounds after {env['warmup']} warm-up")
+    if env["precision"] != "fp32":
+        lines.append("\nMFU = the bf16 column: achieved FLOP/s over the bf16 matmul rate measured in the same "
+                     "round.")
     for name, why in result["peers"].items():
         if why:
             lines.append(f"\n**{name} absent** ({why}): install the `bench` extra to compare with it.")
@@ -399,7 +422,8 @@ def markdown(result: dict[str, Any]) -> str:
                              f"{q['params_ratio']:.2f} | {q['flops_ratio']:.2f} | **{tq[1]:.2f}** [{tq[0]:.2f}, "
                              f"{tq[2]:.2f}] | **{nq[1]:.2f}** [{nq[0]:.2f}, {nq[2]:.2f}] |")
         lines += ["", "load: " + "; ".join(f"{s['time']} {s['loadavg']}" for s in sr["load"]),
-                  "busiest processes at start: " + " | ".join(sr["load"][0]["top"][:4])]
+                  "other busy processes (CPU over 0.5 s) at start: " + " | ".join(sr["load"][0]["top"][:4]),
+                  "... and at the end: " + " | ".join(sr["load"][-1]["top"][:4])]
     return "\n".join(lines)
 
 
