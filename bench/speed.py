@@ -392,6 +392,9 @@ def markdown(result: dict[str, Any]) -> str:
                  f"{env['torch']}, {env['threads']} threads, {env['precision']}, OMP_WAIT_POLICY="
                  f"{env['omp_wait_policy']}, batch {env['batch']} x {env['length']} samples, median of "
                  f"{env['rounds']} interleaved rounds after {env['warmup']} warm-up")
+    versions = [f"{p} {env[p + '_version']}" for p in PEERS if p + "_version" in env]
+    if versions:
+        lines.append("\npeers: " + ", ".join(versions))
     if env["precision"] != "fp32":
         lines.append("\nMFU = the bf16 column: achieved FLOP/s over the bf16 matmul rate measured in the same "
                      "round.")
