@@ -174,6 +174,17 @@ def normalize_loudness(wav: Tensor, *, target_db: float = -20.0) -> Tensor:
     return _gain_to(rms_db(wav), target_db, wav)
 
 
+def normalize(wav: Tensor, kind: str | None) -> Tensor:
+    """The level normalisation a training set used: "peak" (-1 dBFS peak), "rms" (-20 dBFS RMS) or None."""
+    if kind is None:
+        return wav
+    if kind == "peak":
+        return normalize_peak(wav)
+    if kind == "rms":
+        return normalize_loudness(wav)
+    raise ValueError(f"normalize must be 'peak', 'rms' or None, got {kind!r}")
+
+
 def is_silent(wav: Tensor, *, threshold_db: float = -60.0) -> Tensor:
     """True where a clip's RMS level is below `threshold_db` dBFS; `wav` [(B,) ch, n] -> bool [] or [B]."""
     return rms_db(wav) < threshold_db

@@ -142,11 +142,7 @@ class AudioFolder(torch.utils.data.Dataset):
     def _read(self, path: Path) -> Tensor:
         """One whole file as [audio_channels, n] at the front end's rate, normalised."""
         wav, _ = audio.load(path, sample_rate=self.sample_rate, channels=self.audio_channels)
-        if self.normalize == "peak":
-            wav = audio.normalize_peak(wav)
-        elif self.normalize == "rms":
-            wav = audio.normalize_loudness(wav)
-        return wav
+        return audio.normalize(wav, self.normalize)
 
     def __len__(self) -> int:
         return len(self.files)

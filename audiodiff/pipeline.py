@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .audio import resample, set_channels
+from .audio import normalize, resample, set_channels
 from .checkpoint import load
 from .frontends import LogMel
 from .longform import generate_long, restore_long
@@ -146,7 +146,9 @@ class AudioDiffusion:
                  steps: int | None = None, guidance: float | None = None, seed: int | None = 0, progress: bool = False,
                  overlap: float = 0.25, resample: int = 1, **options) -> Tensor:
         """Sample n clips of `seconds` (default: the training length) -> wav [n, ch, samples]; longer clips
-        are continued window by window with `overlap` (fraction of a window) known from the previous one."""
+        are continued window by window with `overlap` (fraction of a window) known from the previous one.
+        Each clip gets the level normalisation of the training set (config.train.normalize, e.g. a -1 dBFS
+        peak): the model was taught level-free data, and a log-mel decode can otherwise overshoot 0 dBFS."""
         if int(n) != n or n < 1:
             raise ValueError(f"n must be a positive integer, got {n}")
         seconds = self.config.sample.seconds or self.config.train.seconds if seconds is None else seconds
@@ -161,7 +163,7 @@ class AudioDiffusion:
         else:
             x = generate_long(score, self.sde, shape, window=self.window, overlap=self.overlap(overlap),
                               generator=gen, device=self.device, progress=progress, resample=resample, **opts)
-        return self.frontend.decode(x, length=samples).cpu()
+        return normalize(self.frontend.decode(x, length=samples), self.config.train.normalize).cpu()
 
     def overlap(self, fraction: float) -> int:
         if not 0 < fraction < 1:
