@@ -40,13 +40,14 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from audiodiff.nets import UNet1d
+from audiodiff.shape import per_sample
 
 AD, ADP, DD = "audiodiff", "audio_diffusion_pytorch", "diffusers"
 PEERS = (ADP, DD)
@@ -152,7 +153,7 @@ class Job:
         g = torch.Generator().manual_seed(seed)
         self.x0 = (0.3 * torch.randn(batch, 1, LENGTH, generator=g)).to(device)
         self.t = torch.rand(batch, generator=g).clamp_min(1e-3).to(device)
-        self.xt = self.x0 + self.t.view(-1, 1, 1) * torch.randn(batch, 1, LENGTH, generator=g).to(device)
+        self.xt = self.x0 + per_sample(self.t, self.x0) * torch.randn(batch, 1, LENGTH, generator=g).to(device)
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
@@ -330,17 +331,16 @@ def measure_size(size: str, specs: list[Spec], *, device: torch.device, bf16: bo
         load.append(load_snapshot())
         log(f"{size} {kind}: " + ", ".join(f"{j.spec.label} {statistics.median(t) * 1e3:.0f} ms"
                                            for j, t in zip(jobs, times[kind])) + f"  load {load[-1]['loadavg']}")
-    batch = BATCH
     for i, (job, row) in enumerate(zip(jobs, rows)):
         for kind, gflop in (("train", row["train_gflop"]), ("nfe", row["fwd_gflop"])):
             t = times[kind][i]
             row[f"{kind}_ms"] = statistics.median(t) * 1e3
-            rate = [batch * gflop * 1e9 / s for s in t]
+            rate = [BATCH * gflop * 1e9 / s for s in t]
             row[f"{kind}_gflops"] = statistics.median(rate) / 1e9
             for p, mm in peaks.items():  # per-round fraction of the same round's matmul rate
                 frac = [r_ * s_p / mm.flops for r_, s_p in zip(rate, peak_times[kind][p])]
                 row[f"{kind}_frac_{p}_peak"] = statistics.median(frac)
-        row["train_samples_per_s"] = batch / (row["train_ms"] / 1e3)
+        row["train_samples_per_s"] = BATCH / (row["train_ms"] / 1e3)
         if memory:
             row.update(peak_memory(job.spec, device=device, bf16=bf16, threads=threads, job=job))
     peak = {f"{p}_gflops": statistics.median(mm.flops / s for s in peak_times["train"][p] + peak_times["nfe"][p])
