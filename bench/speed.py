@@ -495,6 +495,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(memory_worker(Spec(**spec), bf16=bf16, threads=threads)))
         return
     sizes = ["2M"] if args.quick else [s for s in args.sizes.split(",") if s]
+    if not sizes or any(s not in SIZES for s in sizes):
+        raise SystemExit(f"--sizes must be among {list(SIZES)}, got {args.sizes!r}")
     rounds = args.rounds or (11 if args.quick else 9)
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
     if rounds < 1 or warmup < 0:
