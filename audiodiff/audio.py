@@ -157,11 +157,15 @@ def rms_db(wav: Tensor) -> Tensor:
     return 10 * wav.pow(2).mean(dim=(-2, -1)).clamp_min(_TINY ** 2).log10()
 
 
+def _gain(level_db: Tensor, target_db: float) -> Tensor:
+    """The linear gain [] or [B] that moves `level_db` to `target_db`; 1 for silent clips."""
+    gain = 10 ** ((target_db - level_db) / 20)
+    return torch.where(level_db <= 20 * np.log10(_TINY), torch.ones_like(gain), gain)
+
+
 def _gain_to(level_db: Tensor, target_db: float, wav: Tensor) -> Tensor:
     """Scale each clip of `wav` by the gain that moves `level_db` [] or [B] to `target_db`; silent clips stay."""
-    gain = 10 ** ((target_db - level_db) / 20)
-    gain = torch.where(level_db <= 20 * np.log10(_TINY), torch.ones_like(gain), gain)
-    return wav * per_sample(gain, wav)
+    return wav * per_sample(_gain(level_db, target_db), wav)
 
 
 def normalize_peak(wav: Tensor, *, target_db: float = -1.0) -> Tensor:
@@ -174,15 +178,21 @@ def normalize_loudness(wav: Tensor, *, target_db: float = -20.0) -> Tensor:
     return _gain_to(rms_db(wav), target_db, wav)
 
 
-def normalize(wav: Tensor, kind: str | None) -> Tensor:
-    """The level normalisation a training set used: "peak" (-1 dBFS peak), "rms" (-20 dBFS RMS) or None."""
+def normalization_gain(wav: Tensor, kind: str | None) -> Tensor:
+    """The per-clip gain [] or [B] of the level normalisation a training set used: "peak" (to a -1 dBFS peak),
+    "rms" (to -20 dBFS RMS) or None (1); silent clips get 1."""
     if kind is None:
-        return wav
+        return torch.ones(wav.shape[:-2], dtype=wav.dtype, device=wav.device)
     if kind == "peak":
-        return normalize_peak(wav)
+        return _gain(peak_db(wav), -1.0)
     if kind == "rms":
-        return normalize_loudness(wav)
+        return _gain(rms_db(wav), -20.0)
     raise ValueError(f"normalize must be 'peak', 'rms' or None, got {kind!r}")
+
+
+def normalize(wav: Tensor, kind: str | None) -> Tensor:
+    """Apply a training set's level normalisation (see `normalization_gain`) to `wav` [(B,) ch, n]."""
+    return wav * per_sample(normalization_gain(wav, kind), wav)
 
 
 def is_silent(wav: Tensor, *, threshold_db: float = -60.0) -> Tensor:

@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .audio import normalize, resample, set_channels
+from .audio import normalization_gain, normalize, resample, set_channels
 from .checkpoint import load
 from .frontends import LogMel
 from .longform import generate_long, restore_long
@@ -26,6 +26,7 @@ from .operators import LowPass, Mask
 from .posterior import solve
 from .sampling import sample
 from .sde import Score
+from .shape import per_sample
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 # The CLI's default model per command: class-conditional digits for generation, speech for restoration.
@@ -212,14 +213,20 @@ class AudioDiffusion:
             if known.shape[-1] != n:
                 raise ValueError(f"mask has {known.shape[-1]} samples, the audio {n} at {self.sample_rate} Hz")
         known = known.to(self.device).expand_as(wav)
-        y = self.frontend.encode(torch.where(known, wav, torch.zeros_like(wav)))
+        observed = torch.where(known, wav, torch.zeros_like(wav))
+        gain = self.level_gain(observed)  # the model knows audio at its training set's level
+        y = self.frontend.encode(gain * observed)
         if isinstance(self.frontend, LogMel):
             known_x = self.known_frames(known[:, :1])  # [B, 1, L]: frames whose window sees no gap
         else:
             known_x = known
         x = self.restore(y, lambda s, e: Mask(known_x[..., s:e]), **options)
-        out = self.frontend.decode(x, length=n)
+        out = self.frontend.decode(x, length=n) / gain
         return torch.where(known, wav, out).cpu()
+
+    def level_gain(self, wav: Tensor) -> Tensor:
+        """Gain [B, 1, 1] taking wav [B, ch, n] to the training set's level (config.train.normalize)."""
+        return per_sample(normalization_gain(wav, self.config.train.normalize), wav)
 
     def known_frames(self, known: Tensor) -> Tensor:
         """Frames [B, 1, L] of the STFT (centred windows of n_fft) that contain only known samples."""
@@ -239,13 +246,14 @@ class AudioDiffusion:
                              f"Nyquist frequency")
         wav = self.prepare(wav, sample_rate)
         lowpass = LowPass(cutoff_hz, self.sample_rate, kind=kind)
-        y = self.frontend.encode(wav)
+        gain = self.level_gain(wav)  # the model knows audio at its training set's level
+        y = self.frontend.encode(gain * wav)
         if isinstance(self.frontend, LogMel):
             bands = self.known_bands(cutoff_hz)
             x = self.restore(y, lambda s, e: Mask(bands), **options)
         else:
             x = self.restore(y, lambda s, e: lowpass, **options)
-        out = self.frontend.decode(x, length=wav.shape[-1])
+        out = self.frontend.decode(x, length=wav.shape[-1]) / gain
         # the input's own band below the cutoff, exactly, over the whole signal (windows, the filter's
         # transition band and Griffin-Lim only approximate it): a brick-wall FFT projection
         return LowPass(cutoff_hz, self.sample_rate, kind="ideal").project(out, wav, wav).cpu()

@@ -187,3 +187,14 @@ def test_log_mel_extension_masks_bands_above_the_cutoff(mel_pipe, piano):
     out = mel_pipe.extend(wav, SR, cutoff_hz=4000, **FAST)[0]
     brickwall = LowPass(4000, SR, kind="ideal")
     assert (brickwall(out[None]) - brickwall(wav[None])).norm() / brickwall(wav[None]).norm() < 1e-5
+
+
+def test_restoration_works_at_the_training_level_whatever_the_input_level(pipe, piano):
+    """inpaint / extend first bring the input to the training set's level (a -1 dBFS peak here) and undo the
+    gain after, so scaling the input scales the output and nothing else (same seed)."""
+    clip = piano[:, 8000:10000]
+    options = dict(sampler="heun", steps=4, seed=3)
+    for run in (lambda w: pipe.inpaint(w, 16000, gaps=[(0.05, 0.07)], **options),
+                lambda w: pipe.extend(w, 16000, cutoff_hz=4000, **options)):
+        loud, quiet = run(clip), run(clip * 0.01)
+        assert torch.allclose(quiet * 100, loud, atol=1e-4, rtol=1e-3)
