@@ -55,7 +55,8 @@ def resolve_model(name_or_dir: str | os.PathLike) -> Path:
     raise ModelNotFoundError(
         f"model {str(name_or_dir)!r} not found: not a directory and not shipped in audiodiff/pretrained "
         f"(shipped: {', '.join(shipped_models()) or 'none yet'}); train one with "
-        f"`audiodiff train tiny --data DIR --out RUN_DIR` and pass --model RUN_DIR")
+        f"a recipe (e.g. `audiodiff train recipes/klettres.py --data DIR --out RUN_DIR`, see recipes/README.md) "
+        f"and pass --model RUN_DIR")
 
 
 class AudioDiffusion:
