@@ -82,13 +82,19 @@ def generate_long(score: Score, sde: SDE, shape: tuple[int, int, int], *, window
 def restore_long(score: Score, sde: SDE, operator_for: Callable[[int, int], Operator], y: Tensor, *,
                  window: int, overlap: int, progress: bool = False, **options) -> Tensor:
     """Solve an inverse problem on a long observation y [B, C, L] window by window; operator_for(start, end)
-    gives the window's operator, to which the overlap with the previous window is added as known samples."""
+    gives the window's operator, to which the overlap with the previous window is added as known samples.
+    A warm start `x_init` [B, C, L] is cut into the same windows (its overlap replaced by the output so far)."""
     out = y.detach().clone()
+    x_init = options.pop("x_init", None)
 
     def solve_window(start: int, end: int, prefix: int, context: Tensor) -> Tensor:
         y_window = y[..., start:end].clone()
         y_window[..., :prefix] = context[..., :prefix]
         op = Compose(operator_for(start, end), Mask(prefix_mask(end - start, prefix)))
-        return solve(score, sde, op, y_window, **options)
+        if x_init is None:
+            return solve(score, sde, op, y_window, **options)
+        init = x_init[..., start:end].clone()
+        init[..., :prefix] = context[..., :prefix]
+        return solve(score, sde, op, y_window, x_init=init, **options)
 
     return windowed(solve_window, out, window=window, overlap=overlap, progress=progress)

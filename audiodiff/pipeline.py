@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from .audio import normalization_gain, normalize, resample, set_channels
+from .baselines import BASELINES
 from .checkpoint import load
 from .frontends import LogMel
 from .longform import generate_long, restore_long
@@ -88,8 +89,9 @@ class AudioDiffusion:
 
     @property
     def window(self) -> int:
-        """Model-signal length of one training clip: the window of long-form processing."""
-        return self.frontend.length(self.config.train.seconds)
+        """Model-signal length of one window of long-form processing: config.sample.seconds (a conv net
+        trained on short crops can sample longer ones in one piece), else the training clip length."""
+        return self.frontend.length(self.config.sample.seconds or self.config.train.seconds)
 
     # --- scores -------------------------------------------------------------------------------------------
     def labels_tensor(self, labels: Sequence[int | str] | int | str | None, n: int) -> Tensor | None:
@@ -198,11 +200,13 @@ class AudioDiffusion:
 
     @torch.no_grad()
     def inpaint(self, wav: Tensor, sample_rate: int, *, gaps: Sequence[tuple[float, float]] | None = None,
-                mask: Tensor | None = None, **options) -> Tensor:
+                mask: Tensor | None = None, init: str | None = None, t_init: float | None = None,
+                **options) -> Tensor:
         """Fill `gaps` [(start_s, end_s), ...] (or where the bool `mask` [n] at the model's rate is False) ->
         wav [B, ch, n] at the model's rate; samples outside the gaps are bit-identical to the converted input.
-        Options: sampler, steps, strategy ("replacement" | "dps" | "dps+replacement"), resample, zeta, seed,
-        labels, guidance, overlap, progress."""
+        init ("lpc" | "linear" | "zeros") with t_init: warm start from that classical fill diffused to t_init
+        (CCDF, Chung et al. 2022) instead of from pure noise. Options: sampler, steps, strategy ("replacement"
+        | "dps" | "dps+replacement"), resample, zeta, seed, labels, guidance, overlap, progress."""
         wav = self.prepare(wav, sample_rate)
         n = wav.shape[-1]
         if (gaps is None) == (mask is None):
@@ -221,6 +225,10 @@ class AudioDiffusion:
             known_x = self.known_frames(known[:, :1])  # [B, 1, L]: frames whose window sees no gap
         else:
             known_x = known
+        if init is not None:
+            if init not in BASELINES:
+                raise ValueError(f"init must be one of {sorted(BASELINES)}, got {init!r}")
+            options.update(x_init=self.frontend.encode(gain * BASELINES[init](observed, known)), t_init=t_init)
         x = self.restore(y, lambda s, e: Mask(known_x[..., s:e]), **options)
         out = self.frontend.decode(x, length=n) / gain
         return torch.where(known, wav, out).cpu()
@@ -238,10 +246,12 @@ class AudioDiffusion:
         return hit[..., : f.frames(known.shape[-1])] == 0
 
     @torch.no_grad()
-    def extend(self, wav: Tensor, sample_rate: int, *, cutoff_hz: float, kind: str = "fir", **options) -> Tensor:
+    def extend(self, wav: Tensor, sample_rate: int, *, cutoff_hz: float, kind: str = "fir",
+               init: str | None = None, t_init: float | None = None, **options) -> Tensor:
         """Bandwidth extension of audio whose content lies below `cutoff_hz` -> wav [B, ch, n] at the model's
         rate. Sampling keeps data consistency with a `kind` zero-phase low-pass (waveform models) or the mel
-        bands below the cutoff (log-mel models); the result's FFT bins below the cutoff are the input's."""
+        bands below the cutoff (log-mel models); the result's FFT bins below the cutoff are the input's.
+        init="observed" with t_init: warm start from the band-limited input diffused to t_init (CCDF)."""
         if not 0 < cutoff_hz < self.sample_rate / 2:
             raise ValueError(f"cutoff {cutoff_hz:g} Hz must lie in (0, {self.sample_rate / 2:g}) Hz, the model's "
                              f"Nyquist frequency")
@@ -249,6 +259,10 @@ class AudioDiffusion:
         lowpass = LowPass(cutoff_hz, self.sample_rate, kind=kind)
         gain = self.level_gain(wav)  # the model knows audio at its training set's level
         y = self.frontend.encode(gain * wav)
+        if init is not None:
+            if init != "observed":
+                raise ValueError(f"init must be 'observed' for bandwidth extension, got {init!r}")
+            options.update(x_init=y, t_init=t_init)
         if isinstance(self.frontend, LogMel):
             bands = self.known_bands(cutoff_hz)
             x = self.restore(y, lambda s, e: Mask(bands), **options)

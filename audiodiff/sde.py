@@ -238,3 +238,17 @@ def sde_from_config(config: dict) -> SDE:
         return SDES[name](**config)
     except TypeError as e:
         raise ValueError(f"bad SDE config for {name!r}: {e}") from None
+
+
+class Truncated:
+    """`sde` seen on [0, T'] for T' <= its T: samplers then start at T' (SDEdit / CCDF warm starts).
+
+    Every method is the original process's (the schedule is unchanged); only the horizon `T` differs."""
+
+    def __init__(self, sde: SDE, T: float):
+        if not 0 < T <= sde.T:
+            raise ValueError(f"truncation time must lie in (0, T={sde.T}], got {T}")
+        self.base, self.T = sde, float(T)
+
+    def __getattr__(self, name: str):
+        return getattr(self.base, name)

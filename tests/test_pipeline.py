@@ -136,6 +136,37 @@ def test_long_inpaint_by_windows_keeps_known_samples(pipe, piano):
     assert torch.equal(out[0, :, known], piano[:, :40000][:, known])
 
 
+def test_inpaint_warm_start_from_a_classical_fill(pipe, piano):
+    """init="lpc": a small t_init stays near the LPC fill, t_init = T is a cold start; windows get their slice."""
+    wav, gaps = piano[:, :8000], [(0.2, 0.23)]
+    known = ad.Mask.from_gaps(gaps, length=8000, rate=SR).known
+    lpc = ad.lpc_fill(wav, known)
+    gap = lambda x: x[..., ~known].flatten()  # noqa: E731
+    near = pipe.inpaint(wav, SR, gaps=gaps, init="lpc", t_init=0.02, **FAST)[0]
+    cold = pipe.inpaint(wav, SR, gaps=gaps, **FAST)[0]
+    assert torch.equal(near[:, known], wav[:, known])
+    assert (gap(near) - gap(lpc)).norm() < 0.2 * (gap(cold) - gap(lpc)).norm()
+    long, long_gaps = piano[:, :16000], [(0.55, 0.57)]  # 8 windows
+    near = pipe.inpaint(long, SR, gaps=long_gaps, init="lpc", t_init=0.02, **FAST)[0]
+    cold = pipe.inpaint(long, SR, gaps=long_gaps, **FAST)[0]
+    known = ad.Mask.from_gaps(long_gaps, length=16000, rate=SR).known
+    lpc = ad.lpc_fill(long, known)
+    assert (gap(near) - gap(lpc)).norm() < 0.3 * (gap(cold) - gap(lpc)).norm()
+    with pytest.raises(ValueError, match="init"):
+        pipe.inpaint(wav, SR, gaps=gaps, init="cubic", t_init=0.5)
+    with pytest.raises(ValueError, match="t_init"):
+        pipe.inpaint(wav, SR, gaps=gaps, init="lpc")
+
+
+def test_extend_warm_start_from_the_observation(pipe, piano):
+    wav = LowPass(4000, SR)(piano[None, :, :8000])[0]
+    near = pipe.extend(wav, SR, cutoff_hz=4000, init="observed", t_init=0.02, **FAST)[0]
+    cold = pipe.extend(wav, SR, cutoff_hz=4000, **FAST)[0]
+    assert (near - wav).norm() < 0.2 * (cold - wav).norm()
+    with pytest.raises(ValueError, match="observed"):
+        pipe.extend(wav, SR, cutoff_hz=4000, init="lpc", t_init=0.5)
+
+
 @pytest.mark.parametrize("kind, leak", [("fir", 0.05), ("cheby1", 0.1)])
 def test_extend_keeps_the_band_below_the_cutoff(pipe, piano, kind, leak):
     """The FFT bins below the cutoff are the input's (relative error measured 7e-7, float32); through the
