@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -74,24 +75,35 @@ def evaluate(pipe, data: str | os.PathLike, *, task: str, gaps_ms: Sequence[floa
              cutoff_hz: float = 4000.0, seconds: float | None = None, limit: int | None = None,
              **options) -> list[dict]:
     """Per-file metric rows of `pipe` and the baselines on every audio file in `data`; `seconds` crops
-    each file from its start, `limit` caps the file count; options go to pipe.inpaint / pipe.extend."""
+    each file from its start, `limit` caps the count of files used; options go to pipe.inpaint / pipe.extend.
+    For inpainting, files too short for the longest gap (at most half the file) are skipped with a warning."""
     if task not in ("inpaint", "extend"):
         raise ValueError(f"task must be 'inpaint' or 'extend', got {task!r}")
     if task == "extend" and not 0 < cutoff_hz < pipe.sample_rate / 2:
         raise ValueError(f"cutoff {cutoff_hz:g} Hz must lie in (0, {pipe.sample_rate / 2:g}) Hz, the model's Nyquist")
     if task == "inpaint" and (not gaps_ms or min(gaps_ms) <= 0):
         raise ValueError(f"gap lengths must be positive milliseconds, got {list(gaps_ms)}")
-    files = audio_files(data)[:limit]
-    rows = []
-    for path in files:
+    rows, used, short = [], 0, []
+    for path in audio_files(data):
+        if limit is not None and used >= limit:
+            break
         ref, _ = load(path, sample_rate=pipe.sample_rate, channels=pipe.audio_channels)
         if seconds is not None:
             ref = ref[..., : round(seconds * pipe.sample_rate)]
         name = os.fspath(path.relative_to(data))
+        if task == "inpaint" and ref.shape[-1] <= 2 * round(max(gaps_ms) * pipe.sample_rate / 1000):
+            short.append(name)
+            continue
+        used += 1
         if task == "inpaint":
             rows += inpaint_rows(pipe, ref, name, gaps_ms, options)
         else:
             rows += extend_rows(pipe, ref, name, cutoff_hz, options)
+    if not rows:
+        raise ValueError(f"{data}: no file is longer than twice the longest gap ({max(gaps_ms):g} ms)")
+    if short:
+        warnings.warn(f"skipped {len(short)} file(s) not longer than twice the longest gap ({max(gaps_ms):g} ms), "
+                      f"e.g. {short[0]}")
     return rows
 
 

@@ -138,6 +138,20 @@ def test_evaluate_writes_a_table_csv_and_json(model_dir, tmp_path, task, extra, 
     assert prefix.with_suffix(".csv").read_text().startswith("setting,method,files,")
 
 
+def test_evaluate_skips_files_too_short_for_the_longest_gap(model_dir, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    speech = ad.load_audio(DATA / "speech.wav")[0]
+    ad.save_audio(data / "long.wav", speech[:, :6000], 16000)
+    ad.save_audio(data / "short.wav", speech[:, :1000], 16000)  # 62.5 ms: too short for a 40 ms gap
+    result = invoke("evaluate", model_dir, "--task", "inpaint", "--data", data, "--gap-ms", "20,40",
+                    "--resample", 0, "--out", tmp_path / "r", *QUIET)
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 file" in result.output and "1 files" in result.output
+    result = invoke("evaluate", model_dir, "--task", "inpaint", "--data", data, "--gap-ms", "500", *QUIET)
+    assert_one_line_error(result, "no file is longer")
+
+
 def test_evaluate_empty_folder_is_an_error(model_dir, tmp_path):
     result = invoke("evaluate", model_dir, "--task", "inpaint", "--data", tmp_path, *QUIET)
     assert_one_line_error(result, "no audio files")
