@@ -231,14 +231,18 @@ def sampling_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def restore_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--strategy, --resample, --zeta for the inverse-problem commands."""
+    """--strategy, --resample, --zeta, --t-init for the inverse-problem commands (None: the model's default)."""
     from .posterior import STRATEGIES
 
     options = [
-        click.option("--strategy", type=click.Choice(STRATEGIES), default="replacement",
-                     help="posterior strategy"),
-        click.option("--resample", type=click.IntRange(min=0), default=1, help="RePaint resampling per step"),
-        click.option("--zeta", type=click.FloatRange(min=0), default=1.0, help="DPS step size (Chung et al. 2023)"),
+        click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
+                     help="posterior strategy [default: the model's, else replacement]"),
+        click.option("--resample", type=click.IntRange(min=0), default=None,
+                     help="RePaint resampling per step [default: the model's, else 1]"),
+        click.option("--zeta", type=click.FloatRange(min=0), default=None,
+                     help="DPS step size (Chung et al. 2023) [default: the model's, else 1]"),
+        click.option("--t-init", "t_init", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="warm start time for --init [default: the model's]"),
     ]
     for option in reversed(options):
         command = option(command)
@@ -324,13 +328,15 @@ def generate(model_name, n, seconds, label, guidance, sampler, steps, seed, devi
 @click.option("-o", "--out", "out_path", required=True, type=click.Path(path_type=Path), help="output WAV")
 @click.option("--gap", "gaps", multiple=True, required=True, callback=parse_gap, metavar="START:END",
               help="gap to fill, in seconds (repeatable)")
+@click.option("--init", type=click.Choice(["lpc", "linear", "zeros", "none"]), default=None,
+              help="warm start from this classical fill diffused to --t-init [default: the model's]")
 @MODEL_OPTION
 @restore_options
 @sampling_options
 @click.option("--plot", is_flag=True, help="also write input / output spectrogram PNGs")
 @cli_errors
-def inpaint(input_path, out_path, gaps, model_name, strategy, resample, zeta, sampler, steps, seed, device,
-            progress, plot) -> None:
+def inpaint(input_path, out_path, gaps, init, model_name, strategy, resample, zeta, t_init, sampler, steps, seed,
+            device, progress, plot) -> None:
     """Fill the gaps of IN; samples outside them are kept exactly; OUT is at the model's rate.
 
     \b
@@ -339,8 +345,8 @@ def inpaint(input_path, out_path, gaps, model_name, strategy, resample, zeta, sa
     """
     wav, sr = load_input(input_path)
     pipe = open_pipeline(model_name, device, "inpaint")
-    out = pipe.inpaint(wav, sr, gaps=gaps, strategy=strategy, resample=resample, zeta=zeta, sampler=sampler,
-                       steps=steps, seed=seed, progress=progress)[0]
+    out = pipe.inpaint(wav, sr, gaps=gaps, init=init, t_init=t_init, strategy=strategy, resample=resample, zeta=zeta,
+                       sampler=sampler, steps=steps, seed=seed, progress=progress)[0]
     write_restored(pipe, wav, sr, out, out_path, plot)
     click.echo(f"wrote {out_path} ({rate_note(pipe, sr)}); filled {len(gaps)} gap(s)")
 
@@ -351,13 +357,15 @@ def inpaint(input_path, out_path, gaps, model_name, strategy, resample, zeta, sa
 @click.option("--cutoff", type=float, required=True, help="bandwidth of IN in Hz (content above is generated)")
 @click.option("--filter", "kind", type=click.Choice(["fir", "butter", "cheby1", "ideal"]), default="fir",
               help="zero-phase low-pass used for data consistency")
+@click.option("--init", type=click.Choice(["observed", "none"]), default=None,
+              help="warm start from IN diffused to --t-init [default: the model's]")
 @MODEL_OPTION
 @restore_options
 @sampling_options
 @click.option("--plot", is_flag=True, help="also write input / output spectrogram PNGs")
 @cli_errors
-def extend(input_path, out_path, cutoff, kind, model_name, strategy, resample, zeta, sampler, steps, seed, device,
-           progress, plot) -> None:
+def extend(input_path, out_path, cutoff, kind, init, model_name, strategy, resample, zeta, t_init, sampler, steps,
+           seed, device, progress, plot) -> None:
     """Bandwidth extension of IN above --cutoff Hz; OUT is at the model's rate.
 
     \b
@@ -366,8 +374,8 @@ def extend(input_path, out_path, cutoff, kind, model_name, strategy, resample, z
     """
     wav, sr = load_input(input_path)
     pipe = open_pipeline(model_name, device, "extend")
-    out = pipe.extend(wav, sr, cutoff_hz=cutoff, kind=kind, strategy=strategy, resample=resample, zeta=zeta,
-                      sampler=sampler, steps=steps, seed=seed, progress=progress)[0]
+    out = pipe.extend(wav, sr, cutoff_hz=cutoff, kind=kind, init=init, t_init=t_init, strategy=strategy,
+                      resample=resample, zeta=zeta, sampler=sampler, steps=steps, seed=seed, progress=progress)[0]
     write_restored(pipe, wav, sr, out, out_path, plot)
     click.echo(f"wrote {out_path} ({rate_note(pipe, sr)}); band above {cutoff:g} Hz generated")
 
@@ -394,11 +402,13 @@ def write_restored(pipe, wav, sr: int, out, out_path: Path, plot: bool) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="use at most this many files")
 @click.option("--out", "out_prefix", type=click.Path(path_type=Path), default=None,
               help="write OUT.csv and OUT.json [default: evaluate_TASK in the current folder]")
+@click.option("--init", type=click.Choice(["lpc", "linear", "zeros", "observed", "none"]), default=None,
+              help="warm start (inpaint: a classical fill; extend: observed) [default: the model's]")
 @restore_options
 @sampling_options
 @cli_errors
-def evaluate(model_name, task, data, gap_ms, cutoff, seconds, limit, out_prefix, strategy, resample, zeta, sampler,
-             steps, seed, device, progress) -> None:
+def evaluate(model_name, task, data, gap_ms, cutoff, seconds, limit, out_prefix, init, strategy, resample, zeta,
+             t_init, sampler, steps, seed, device, progress) -> None:
     """Compare MODEL with the classical baselines on --data: mean ± std over files, saved as CSV and JSON.
 
     \b
@@ -416,8 +426,8 @@ def evaluate(model_name, task, data, gap_ms, cutoff, seconds, limit, out_prefix,
                                  param_hint="--gap-ms") from None
     pipe = open_pipeline(model_name, device, "evaluate")
     rows = run_evaluation(pipe, data, task=task, gaps_ms=gaps_ms, cutoff_hz=cutoff, seconds=seconds, limit=limit,
-                          strategy=strategy, resample=resample, zeta=zeta, sampler=sampler, steps=steps, seed=seed,
-                          progress=progress)
+                          init=init, t_init=t_init, strategy=strategy, resample=resample, zeta=zeta, sampler=sampler,
+                          steps=steps, seed=seed, progress=progress)
     summary = summarize(rows)
     paths = write_results(out_prefix or Path(f"evaluate_{task}"), rows, summary)
     click.echo(format_table(summary))

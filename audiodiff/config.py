@@ -102,6 +102,10 @@ class SampleConfig:
     seconds: float | None = None   # None: train.seconds
     guidance: float = 1.0          # classifier-free guidance scale for class-conditional models
     options: dict[str, Any] = field(default_factory=dict)
+    # per-task defaults of AudioDiffusion.inpaint / .extend (sampler, steps, strategy, resample, zeta, init,
+    # t_init, options), measured by bench/nfe.py and shipped with the model; explicit arguments win
+    inpaint: dict[str, Any] = field(default_factory=dict)
+    extend: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

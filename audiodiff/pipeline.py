@@ -186,6 +186,26 @@ class AudioDiffusion:
         wav = set_channels(wav, self.audio_channels)
         return resample(wav, int(sample_rate), self.sample_rate).to(self.device)
 
+    TASK_KEYS = ("sampler", "steps", "strategy", "resample", "zeta", "init", "t_init", "options")
+
+    def task_options(self, task: str, given: dict) -> dict:
+        """Options for `task` ("inpaint" | "extend"): the model's defaults (config.sample.<task>) overridden by
+        the `given` ones that are not None; the defaults' sampler-specific `options` apply only to their own
+        sampler, and init="none" turns a shipped warm start off."""
+        defaults = dict(getattr(self.config.sample, task))
+        unknown = sorted(set(defaults) - set(self.TASK_KEYS))
+        if unknown:
+            raise ValueError(f"config.sample.{task} has unknown key(s) {unknown}; known: {list(self.TASK_KEYS)}")
+        extra = defaults.pop("options", {})
+        given = {k: v for k, v in given.items() if v is not None}
+        if given.get("sampler", defaults.get("sampler")) == defaults.get("sampler"):
+            defaults.update(extra)
+        merged = {**defaults, **given}
+        if merged.get("init") == "none":
+            merged.pop("init")
+            merged.pop("t_init", None)
+        return merged
+
     def restore(self, y: Tensor, operator_for, *, sampler=None, steps=None, strategy="replacement", resample=1,
                 seed=0, progress=False, labels=None, guidance=None, overlap=0.25, **options) -> Tensor:
         """Solve op(x) = op(y) for a model signal y [B, C, L], by windows when L exceeds the training length."""
@@ -206,7 +226,10 @@ class AudioDiffusion:
         wav [B, ch, n] at the model's rate; samples outside the gaps are bit-identical to the converted input.
         init ("lpc" | "linear" | "zeros") with t_init: warm start from that classical fill diffused to t_init
         (CCDF, Chung et al. 2022) instead of from pure noise. Options: sampler, steps, strategy ("replacement"
-        | "dps" | "dps+replacement"), resample, zeta, seed, labels, guidance, overlap, progress."""
+        | "dps" | "dps+replacement"), resample, zeta, seed, labels, guidance, overlap, progress; those left
+        out (or None) take the model's defaults for the task (config.sample.inpaint)."""
+        options = self.task_options("inpaint", dict(options, init=init, t_init=t_init))
+        init, t_init = options.pop("init", None), options.pop("t_init", None)
         wav = self.prepare(wav, sample_rate)
         n = wav.shape[-1]
         if (gaps is None) == (mask is None):
@@ -251,7 +274,10 @@ class AudioDiffusion:
         """Bandwidth extension of audio whose content lies below `cutoff_hz` -> wav [B, ch, n] at the model's
         rate. Sampling keeps data consistency with a `kind` zero-phase low-pass (waveform models) or the mel
         bands below the cutoff (log-mel models); the result's FFT bins below the cutoff are the input's.
-        init="observed" with t_init: warm start from the band-limited input diffused to t_init (CCDF)."""
+        init="observed" with t_init: warm start from the band-limited input diffused to t_init (CCDF). Options
+        left out (or None) take the model's defaults for the task (config.sample.extend)."""
+        options = self.task_options("extend", dict(options, init=init, t_init=t_init))
+        init, t_init = options.pop("init", None), options.pop("t_init", None)
         if not 0 < cutoff_hz < self.sample_rate / 2:
             raise ValueError(f"cutoff {cutoff_hz:g} Hz must lie in (0, {self.sample_rate / 2:g}) Hz, the model's "
                              f"Nyquist frequency")

@@ -158,6 +158,25 @@ def test_inpaint_warm_start_from_a_classical_fill(pipe, piano):
         pipe.inpaint(wav, SR, gaps=gaps, init="lpc")
 
 
+def test_shipped_task_defaults_apply_unless_overridden(pipe, piano, monkeypatch):
+    """config.sample.inpaint holds the model's inpainting defaults; arguments win, init="none" turns the warm
+    start off; an unknown key is a clear error."""
+    monkeypatch.setattr(pipe.config.sample, "inpaint", dict(sampler="heun", steps=3, resample=0, init="lpc",
+                                                             t_init=0.02))
+    wav, gaps = piano[:, :8000], [(0.2, 0.23)]
+    assert pipe.task_options("inpaint", dict(steps=None, sampler="euler_maruyama")) == dict(
+        sampler="euler_maruyama", steps=3, resample=0, init="lpc", t_init=0.02)
+    assert "init" not in pipe.task_options("inpaint", dict(init="none"))
+    assert torch.equal(pipe.inpaint(wav, SR, gaps=gaps), pipe.inpaint(wav, SR, gaps=gaps, init="lpc", t_init=0.02,
+                                                                      sampler="heun", steps=3, resample=0))
+    off = pipe.inpaint(wav, SR, gaps=gaps, init="none")
+    monkeypatch.setattr(pipe.config.sample, "inpaint", dict(sampler="heun", steps=3, resample=0))
+    assert torch.equal(off, pipe.inpaint(wav, SR, gaps=gaps))
+    monkeypatch.setattr(pipe.config.sample, "inpaint", dict(stepz=3))
+    with pytest.raises(ValueError, match="stepz"):
+        pipe.inpaint(wav, SR, gaps=gaps)
+
+
 def test_extend_warm_start_from_the_observation(pipe, piano):
     wav = LowPass(4000, SR)(piano[None, :, :8000])[0]
     near = pipe.extend(wav, SR, cutoff_hz=4000, init="observed", t_init=0.02, **FAST)[0]
