@@ -75,6 +75,9 @@ class TrainConfig:
     grad_clip: float | None = 1.0
     weighting: Literal["sigma2", "likelihood"] = "sigma2"
     eps: float = 1e-5              # smallest diffusion time drawn by the loss
+    t_sampling: Literal["uniform", "lognormal"] = "uniform"  # training times (losses.sample_times)
+    p_mean: float = -1.2           # lognormal: mean and std of ln sigma (Karras et al. 2022)
+    p_std: float = 1.2
     seconds: float = 1.0           # crop length
     labels: bool = False           # class-conditional on first-level sub-folder names
     label_dropout: float = 0.0     # drop labels to the null class (-1) for classifier-free guidance
@@ -157,6 +160,7 @@ class Config:
             (0 <= t.val_fraction < 1, "train.val_fraction must lie in [0, 1)"),
             (0 <= t.label_dropout < 1, "train.label_dropout must lie in [0, 1)"),
             (0 < t.eps < 1, "train.eps must lie in (0, 1)"),
+            (t.p_std > 0, "train.p_std must be > 0"),
             (t.num_workers >= 0, "train.num_workers must be >= 0"),
             (t.log_every >= 1, "train.log_every must be >= 1"),
             (t.ckpt_every >= 1, "train.ckpt_every must be >= 1"),

@@ -249,7 +249,7 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
                             enabled=self.amp_dtype is not None):
             loss, times = dsm_loss_per_sample(model, x, labels, weighting=t.weighting, generator=self.generator,
-                                              eps=t.eps)
+                                              eps=t.eps, t_sampling=t.t_sampling, p_mean=t.p_mean, p_std=t.p_std)
         self.scaler.scale(loss.mean()).backward()  # always: DDP expects every rank to reduce
         mean = loss.detach().float().mean().reshape(1)
         if self.world > 1:

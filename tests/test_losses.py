@@ -81,6 +81,35 @@ def test_dsm_loss_of_optimal_denoiser_matches_its_closed_form(sde, weighting):
     assert abs((loss / expected).mean().item() - 1) < 0.03  # each ratio ~ chi^2_4 / 4: s.e. 0.005
 
 
+def test_lognormal_times_follow_the_truncated_normal_in_log_sigma(sde):
+    """ln sigma(t) ~ N(p_mean, p_std^2) restricted to [sigma(eps), sigma(T)]: quantiles of the truncated law."""
+    from audiodiff.losses import sample_times
+
+    p_mean, p_std, eps = -2.0, 1.6, 1e-5
+    t = sample_times(sde, 200_000, eps=eps, t_sampling="lognormal", p_mean=p_mean, p_std=p_std,
+                     generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert eps * (1 - 1e-9) <= t.min() and t.max() <= sde.T
+    log_sigma = sde.sigma(t).log()
+    normal = torch.distributions.Normal(torch.tensor(p_mean, dtype=torch.float64), p_std)
+    lo, hi = normal.cdf(sde.sigma(torch.tensor([eps, sde.T], dtype=torch.float64)).log())
+    for q in (0.1, 0.5, 0.9):
+        expected = normal.icdf(lo + q * (hi - lo)).item()
+        assert log_sigma.quantile(q).item() == pytest.approx(expected, abs=0.03)
+    with pytest.raises(ValueError, match="t_sampling"):
+        sample_times(sde, 4, t_sampling="cosine")
+
+
+def test_lognormal_dsm_loss_of_optimal_denoiser_matches_its_closed_form(sde):
+    """The weighting formula does not depend on how t is drawn: the oracle ratio is still 1."""
+    gen = torch.Generator().manual_seed(0)
+    model = ad.ScoreModel(OracleNet(0.5), sde).double()
+    x0 = MU + V ** 0.5 * torch.randn(20_000, 4, generator=gen, dtype=torch.float64)
+    loss, t = ad.dsm_loss_per_sample(model, x0, generator=gen, t_sampling="lognormal", p_mean=-2.0, p_std=1.6)
+    sigma = sde.sigma(t)
+    expected = V / (V + sigma ** 2)
+    assert abs((loss / expected).mean().item() - 1) < 0.03
+
+
 def test_dsm_loss_is_smallest_at_the_optimal_denoiser(sde):
     x0 = MU + V ** 0.5 * torch.randn(4096, 1, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
 
