@@ -19,18 +19,17 @@ import torch
 
 from .audio import load, resample
 from .baselines import BASELINES
+from .data import AUDIO_EXTENSIONS, find_audio
 from .metrics import LSD_N_FFT, lsd, snr
 from .operators import Mask
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
-
-
 def audio_files(folder: str | os.PathLike) -> list[Path]:
-    """Audio files under `folder` (recursive, sorted); ValueError naming the folder if there are none."""
+    """Audio files under `folder` (recursive through symlinks, sorted: data.find_audio); ValueError naming the
+    folder if there are none."""
     root = Path(folder)
     if not root.is_dir():
         raise ValueError(f"{root}: data folder not found")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+    files = find_audio(root)
     if not files:
         raise ValueError(f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS)})")
     return files

@@ -45,7 +45,7 @@ STEPS = {"euler_maruyama": lambda nfe: nfe - 1, "pc": lambda nfe: (nfe - 1) // 2
          "stochastic_heun": lambda nfe: (nfe - 1) // 2}
 LADDER = (10, 20, 40, 100, 250, 1000)
 RK45_TOLERANCES = (1e-1, 1e-2, 1e-3)
-T_INIT = (0.3, 0.5)
+T_INIT = (0.05, 0.1, 0.2)
 
 
 def configurations(ladder, quick: bool) -> list[dict]:
