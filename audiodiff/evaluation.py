@@ -1,7 +1,9 @@
 """Benchmark a model against the classical baselines on a folder of audio (`audiodiff evaluate`).
 
 inpaint: one gap of each length (ms) in the middle of every file; model vs zeros, linear, LPC. Metrics on
-         the gap: SNR; LSD (NU-Wave 2) on the gap padded by one LSD frame each side.
+         the gap: SNR; LSD (NU-Wave 2) on the gap padded by one LSD frame each side. Files too short for the
+         longest gap, or digitally silent where a gap falls (rms 80 dB below the file's peak: LSD would
+         compare log-floors, and any fill but zeros loses), are skipped with a warning.
 extend:  the reference is band-limited by sinc resampling to 2 * cutoff and back (the observation); model vs
          that observation itself. Metrics: LSD, LSD-HF (above cutoff), LSD-LF (below), SNR.
 Results: one row per (file, setting, method) and a summary of mean and std over files per method.
@@ -35,15 +37,34 @@ def audio_files(folder: str | os.PathLike) -> list[Path]:
     return files
 
 
+SILENT_DB = -80.0  # a gap region this far below the file's peak is digital silence
+
+
+def centred_gap(n: int, ms: float, sample_rate: int) -> tuple[int, int]:
+    """(start, width) in samples of a gap of `ms` centred in n samples."""
+    width = round(ms * sample_rate / 1000)
+    return (n - width) // 2, width
+
+
+def silent_gap(ref: torch.Tensor, gaps_ms: Sequence[float], sample_rate: int) -> bool:
+    """True if the reference [ch, n] is digital silence under any of the centred gaps."""
+    peak = ref.abs().max()
+    for ms in gaps_ms:
+        start, width = centred_gap(ref.shape[-1], ms, sample_rate)
+        rms = ref[..., start:start + width].pow(2).mean().sqrt()
+        if rms <= peak * 10 ** (SILENT_DB / 20):
+            return True
+    return False
+
+
 def inpaint_rows(pipe, ref: torch.Tensor, name: str, gaps_ms: Sequence[float], options: dict) -> list[dict]:
     """Rows for one reference clip [ch, n] at the model's rate, one gap per length, centred."""
     sr, n = pipe.sample_rate, ref.shape[-1]
     rows = []
     for ms in gaps_ms:
-        width = round(ms * sr / 1000)
+        start, width = centred_gap(n, ms, sr)
         if width >= n // 2:
             raise ValueError(f"{name}: a {ms} ms gap needs a clip longer than {2 * ms} ms")
-        start = (n - width) // 2
         known = Mask.from_gaps([(start / sr, (start + width) / sr)], length=n, rate=sr).known.expand_as(ref)
         outputs = {"model": pipe.inpaint(ref, sr, mask=known[0], **options)[0]}
         outputs.update({k: fill(ref, known) for k, fill in BASELINES.items()})
@@ -82,7 +103,7 @@ def evaluate(pipe, data: str | os.PathLike, *, task: str, gaps_ms: Sequence[floa
         raise ValueError(f"cutoff {cutoff_hz:g} Hz must lie in (0, {pipe.sample_rate / 2:g}) Hz, the model's Nyquist")
     if task == "inpaint" and (not gaps_ms or min(gaps_ms) <= 0):
         raise ValueError(f"gap lengths must be positive milliseconds, got {list(gaps_ms)}")
-    rows, used, short = [], 0, []
+    rows, used, short, silent = [], 0, [], []
     for path in audio_files(data):
         if limit is not None and used >= limit:
             break
@@ -93,16 +114,23 @@ def evaluate(pipe, data: str | os.PathLike, *, task: str, gaps_ms: Sequence[floa
         if task == "inpaint" and ref.shape[-1] <= 2 * round(max(gaps_ms) * pipe.sample_rate / 1000):
             short.append(name)
             continue
+        if task == "inpaint" and silent_gap(ref, gaps_ms, pipe.sample_rate):
+            silent.append(name)
+            continue
         used += 1
         if task == "inpaint":
             rows += inpaint_rows(pipe, ref, name, gaps_ms, options)
         else:
             rows += extend_rows(pipe, ref, name, cutoff_hz, options)
     if not rows:
-        raise ValueError(f"{data}: no file is longer than twice the longest gap ({max(gaps_ms):g} ms)")
+        raise ValueError(f"{data}: no file is longer than twice the longest gap ({max(gaps_ms):g} ms) "
+                         f"and sounding where the gaps fall")
     if short:
         warnings.warn(f"skipped {len(short)} file(s) not longer than twice the longest gap ({max(gaps_ms):g} ms), "
                       f"e.g. {short[0]}")
+    if silent:
+        warnings.warn(f"skipped {len(silent)} file(s) that are digital silence (< {SILENT_DB:g} dB re peak) where a "
+                      f"gap falls, e.g. {silent[0]}")
     return rows
 
 

@@ -144,10 +144,14 @@ def test_evaluate_skips_files_too_short_for_the_longest_gap(model_dir, tmp_path)
     speech = ad.load_audio(DATA / "speech.wav")[0]
     ad.save_audio(data / "long.wav", speech[:, :6000], 16000)
     ad.save_audio(data / "short.wav", speech[:, :1000], 16000)  # 62.5 ms: too short for a 40 ms gap
+    paused = speech[:, :6000].clone()
+    paused[:, 2000:4000] = 0  # digital silence where the gaps fall: LSD would compare log floors
+    ad.save_audio(data / "paused.wav", paused, 16000)
     result = invoke("evaluate", model_dir, "--task", "inpaint", "--data", data, "--gap-ms", "20,40",
                     "--resample", 0, "--out", tmp_path / "r", *QUIET)
     assert result.exit_code == 0, result.output
-    assert "skipped 1 file" in result.output and "1 files" in result.output
+    assert "skipped 1 file(s) not longer" in result.output and "1 files" in result.output
+    assert "skipped 1 file(s) that are digital silence" in result.output
     result = invoke("evaluate", model_dir, "--task", "inpaint", "--data", data, "--gap-ms", "500", *QUIET)
     assert_one_line_error(result, "no file is longer")
 
