@@ -38,10 +38,12 @@ def test_data_started_run_keeps_the_data_distribution(name, sde_name, gauss):
 def test_small_t_init_keeps_the_guess_and_t_init_T_forgets_it(sde_name, gauss):
     sde = make_sde(sde_name)
     guess = torch.full((4000, 1), -0.5)  # 3 data std below the mean
-    near = ad.sample(gauss.score(sde), sde, guess.shape, "heun", 10, x_init=guess, t_init=0.05)
-    assert abs(near.mean().item() + 0.5) < 0.1
-    far = ad.sample(gauss.score(sde), sde, guess.shape, "heun", 20, x_init=guess, t_init=sde.T)
-    assert abs(far.mean().item() - 0.7) < 0.05 * 0.4
+    t_small = sde.sigma_inv(torch.tensor(0.02)).item()  # noise 0.02 against a data std of 0.4
+    near = ad.sample(gauss.score(sde), sde, guess.shape, "heun", 10, x_init=guess, t_init=t_small)
+    assert abs(near.mean().item() + 0.5) < 0.02
+    far = ad.sample(gauss.score(sde), sde, guess.shape, "heun", 20, x_init=guess, t_init=sde.T,
+                    generator=torch.Generator().manual_seed(0))
+    assert abs(far.mean().item() - 0.7) < 0.1  # the guess (1.2 away) is forgotten; heun's VE bias is ~0.03
 
 
 def test_steps_span_the_shorter_interval(gauss):
