@@ -1,0 +1,69 @@
+"""bench/nfe.py and bench/rtf.py smoke tests on an untrained tiny model: rows, NFE counts, verdicts, files."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from audiodiff.checkpoint import save_model
+from audiodiff.config import Config, build_frontend, build_model
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+DATA = Path(__file__).parent / "data"
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> str:
+    config = Config()
+    config.train.seconds, config.sample.seconds = 0.125, 0.5
+    config.sample.inpaint = dict(sampler="heun", steps=3, resample=0, init="lpc", t_init=0.1)
+    config.sample.extend = dict(sampler="heun", steps=3, resample=0)
+    frontend = build_frontend(config.frontend)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("nfe") / "tiny"
+    save_model(path, build_model(config, frontend), frontend, config)
+    return str(path)
+
+
+def test_nfe_ladder_counts_network_calls_and_writes_reports(model_dir, tmp_path):
+    nfe = load_script("nfe")
+    out = tmp_path / "ladder"
+    assert nfe.main(["--model", model_dir, "--data", str(DATA), "--quick", "--seconds", "0.5", "--threads", "1",
+                     "--out", str(out)]) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    rows = {(r["task"], r["label"], r["nfe"]) for r in report["rows"]}
+    # steps from the ladder: euler_maruyama steps + 1, Heun 2 steps + 1 (warm starts too)
+    assert {("inpaint", "euler_maruyama", 10), ("inpaint", "heun", 19), ("extend", "heun+warm t_init=0.05", 39),
+            ("inpaint", "lpc", 0), ("extend", "lowpass", 0), ("inpaint", "default", 7)} <= rows
+    assert len(report["clips"]) == 3
+    for verdict in report["verdicts"]:
+        assert verdict["best_lsd"] <= verdict["default_lsd"]
+        assert verdict["target_met"] == (verdict["default_nfe"] <= 40 and verdict["default_vs_best"] <= 0.05)
+    assert out.with_suffix(".png").stat().st_size > 10_000 and "target" in out.with_suffix(".md").read_text()
+    # after the defaults change, only the default rows are re-run and merged
+    assert nfe.main(["--model", model_dir, "--data", str(DATA), "--quick", "--seconds", "0.5", "--threads", "1",
+                     "--out", str(out), "--only-default", "--tasks", "extend"]) == 0
+    again = json.loads(out.with_suffix(".json").read_text())
+    assert len(again["rows"]) == len(report["rows"])
+
+
+def test_rtf_times_every_job(model_dir, tmp_path):
+    rtf = load_script("rtf")
+    out = tmp_path / "rtf"
+    assert rtf.main(["--models", model_dir, "--data", str(DATA), "--seconds", "0.5", "--repeats", "1",
+                     "--out", str(out)]) == 0
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [r["job"] for r in rows] == ["generate", "inpaint", "extend"]
+    assert all(r["wall_s"] > 0 and r["rtf"] == pytest.approx(r["wall_s"] / 0.5, abs=0.01) for r in rows)
