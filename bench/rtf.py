@@ -3,8 +3,8 @@
 
 Real-time factor RTF = wall time / audio duration (below 1: faster than real time). The bound of issue 6 is
 60 s for 4 s of audio on a 2-core CPU (RTF 15). Inputs for inpainting and extension are the first 4 s of a
-test file (looped if shorter): inpainting fills three gaps of 50, 100 and 200 ms (at 1/4, 1/2, 3/4); extension regenerates the
-band above 4 kHz of the file low-passed by sinc resampling to 8 kHz. Every run is timed `--repeats` times
+test file (looped if shorter): inpainting fills three gaps of 50, 100 and 200 ms (at 1/4, 1/2, 3/4);
+extension regenerates the band above 4 kHz of the file low-passed by sinc resampling to 8 kHz. Every run is timed `--repeats` times
 (after one warm-up run) and the median is reported, with the machine's load average.
 
     python bench/rtf.py --models digits,speech,music --data DATA/klettres/test --out bench/results/rtf
@@ -81,8 +81,8 @@ def main(argv=None) -> int:
             seconds = timed(fn, args.repeats)
             rows.append(dict(model=name, job=job, audio_s=args.seconds, wall_s=round(seconds, 2),
                              rtf=round(seconds / args.seconds, 3), within_60s=seconds <= 60))
-            print(f"{name:8s} {job:9s} {seconds:6.2f} s for {args.seconds:g} s of audio: RTF {seconds / args.seconds:.3f}",
-                  flush=True)
+            print(f"{name:8s} {job:9s} {seconds:6.2f} s for {args.seconds:g} s of audio: "
+                  f"RTF {seconds / args.seconds:.3f}", flush=True)
     report = dict(rows=rows, threads=torch.get_num_threads(), load_avg=os.getloadavg(), torch=torch.__version__,
                   machine=f"{platform.machine()}, {os.cpu_count()} cores")
     text = "\n".join([f"{torch.get_num_threads()} thread(s), load average {report['load_avg'][0]:.2f}", "",

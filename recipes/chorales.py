@@ -27,8 +27,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (SAMPLE_RATE, ClipWriter, active_chunks, cli, load_mono, require_file,  # noqa: E402
-                     require_tool, safe_name, split_of, trim_silence)
+from _common import (RESTORE_EXTEND, RESTORE_INPAINT, SAMPLE_RATE, ClipWriter, active_chunks, cli,  # noqa: E402
+                     load_mono, require_file, require_tool, safe_name, split_of, trim_silence)
 
 from audiodiff.audio import normalize_peak  # noqa: E402
 from audiodiff.config import Config, FrontendConfig, NetConfig, SampleConfig, SDEConfig, TrainConfig  # noqa: E402
@@ -127,14 +127,15 @@ def prepare(raw_dir: None, out_dir: str | Path, *, minutes: float = 30.0, clip_s
 
 
 def config() -> Config:
-    """Unconditional waveform model of 16 kHz music, 1 s crops, VP SDE (shipped default `music`)."""
+    """Unconditional waveform model of 16 kHz music, 0.5 s crops, VP SDE (shipped default `music`); training
+    times and sampling defaults as recipes/klettres.py's speech model (see there why)."""
     return Config(
         frontend=FrontendConfig(name="waveform", sample_rate=SAMPLE_RATE),
         sde=SDEConfig(name="vp"),
         net=NetConfig(preset="small"),
-        train=TrainConfig(lr=2e-4, batch_size=16, steps=100_000, warmup=1000, seconds=1.0, labels=False,
-                          normalize="peak", ckpt_every=2000),
-        sample=SampleConfig(sampler="heun", steps=50),
+        train=TrainConfig(lr=3e-4, batch_size=16, steps=100_000, warmup=1000, seconds=0.5, labels=False,
+                          normalize="peak", ckpt_every=500, t_sampling="lognormal", p_mean=-2.0, p_std=1.6),
+        sample=SampleConfig(sampler="heun", steps=25, seconds=1.0, inpaint=RESTORE_INPAINT, extend=RESTORE_EXTEND),
     )
 
 
