@@ -119,7 +119,11 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
                               seed=t.seed, label_names=dataset.label_names if t.labels else None)
         except ValueError as e:
             click.echo(f"Warning: no validation set ({one_line(e)})", err=True)
-    info = {"recipe": recipe if not resume else None, "command": shlex.join(sys.argv), "data": os.fspath(data)}
+    info = {"recipe": recipe, "command": shlex.join(sys.argv), "data": os.fspath(data)}
+    if resume:  # keep the run's provenance: the first command, and every resume after it
+        previous = saved_info(out)
+        info = {**previous, "data": os.fspath(data),
+                "resume_commands": previous.get("resume_commands", []) + [shlex.join(sys.argv)]}
     trainer = Trainer(config, dataset, out, resume=resume, device=device, progress=progress, info=info,
                       val_dataset=val)
     if trainer.rank == 0:
@@ -133,6 +137,17 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
     if trainer.rank == 0:
         loss = f", loss {stats['loss']:.4g}, {stats['samples_per_s']:.1f} samples/s" if stats else ""
         click.echo(f"step {trainer.step}{loss}; model in {out}")
+
+
+def saved_info(run_dir: Path) -> dict:
+    """The provenance (`info`) in a run's config.json, or {} if it is missing or unreadable (JSON only)."""
+    import json
+
+    try:
+        info = json.loads((run_dir / "config.json").read_text()).get("info", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {k: v for k, v in info.items() if k in ("recipe", "command", "resume_commands")} if isinstance(info, dict) else {}
 
 
 @main.command(context_settings=CONTEXT)

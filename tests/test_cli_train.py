@@ -51,10 +51,15 @@ def test_train_writes_a_loadable_model_and_info_describes_it(run):
 
 
 def test_resume_continues_to_the_new_total(run, folder):
+    first = json.loads((run / "config.json").read_text())["info"]["command"]
     result = CliRunner().invoke(main, ["train", "--resume", "--data", str(folder), "--out", str(run), "--steps", "3",
                                        "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert json.loads((run / "config.json").read_text())["step"] == 3
+    doc = json.loads((run / "config.json").read_text())
+    assert doc["step"] == 3
+    # provenance survives the resume: the recipe and first command, then each resume command
+    assert doc["info"]["recipe"] == "tiny" and doc["info"]["command"] == first
+    assert len(doc["info"]["resume_commands"]) == 1
 
 
 def test_existing_run_is_not_overwritten(run, folder):
