@@ -45,7 +45,7 @@ def test_nfe_ladder_counts_network_calls_and_writes_reports(model_dir, tmp_path)
     report = json.loads(out.with_suffix(".json").read_text())
     rows = {(r["task"], r["label"], r["nfe"]) for r in report["rows"]}
     # steps from the ladder: euler_maruyama steps + 1, Heun 2 steps + 1 (warm starts too)
-    assert {("inpaint", "euler_maruyama", 10), ("inpaint", "heun", 19), ("extend", "heun+warm t_init=0.05", 39),
+    assert {("inpaint", "euler_maruyama", 10), ("inpaint", "heun", 19), ("extend", "heun+warm t_init=0.01", 39),
             ("inpaint", "lpc", 0), ("extend", "lowpass", 0), ("inpaint", "default", 7)} <= rows
     assert len(report["clips"]) == 3
     for verdict in report["verdicts"]:
