@@ -48,9 +48,9 @@ def shipped_models() -> list[str]:
 def resolve_model(name_or_dir: str | os.PathLike) -> Path:
     """A model directory, or audiodiff/pretrained/NAME; ModelNotFoundError (one line, how to train) otherwise."""
     path = Path(name_or_dir)
-    if path.is_dir():
-        return path
     shipped = PRETRAINED_DIR / str(name_or_dir)
+    if path.is_dir() and ((path / "config.json").is_file() or not shipped.is_dir()):
+        return path  # a model directory (a folder that merely shares a shipped name, e.g. samples/speech, is not)
     if shipped.is_dir():
         return shipped
     raise ModelNotFoundError(

@@ -65,6 +65,8 @@ def configurations(ladder, quick: bool) -> list[dict]:
     for rtol in RK45_TOLERANCES[:1] if quick else RK45_TOLERANCES:
         configs.append(dict(label="rk45+dps", sampler="rk45", steps=1, resample=0, strategy="dps",
                             rtol=rtol, atol=rtol))
+    for c in configs:
+        c.setdefault("init", "none")  # cold unless said: a model's shipped warm start must not leak in
     return configs
 
 

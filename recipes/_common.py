@@ -28,11 +28,6 @@ from audiodiff.data import hash_fraction
 
 SAMPLE_RATE = 16000
 SPLITS = ("train", "val", "test")
-# Restoration defaults of the waveform models (config.sample.inpaint / .extend), chosen by bench/nfe.py: Heun,
-# 10 steps (21 NFE), warm-started from the classical fill (LPC / the band-limited input) diffused to t = 0.05
-# (VP sigma 0.17), no RePaint resampling.
-RESTORE_INPAINT = dict(sampler="heun", steps=10, resample=0, init="lpc", t_init=0.05)
-RESTORE_EXTEND = dict(sampler="heun", steps=10, resample=0, init="observed", t_init=0.05)
 APT_HINT = "install it with `sudo apt-get install {package}`"
 
 

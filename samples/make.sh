@@ -8,6 +8,7 @@ rm -rf digits music speech
 audiodiff generate -o digits --plot --seed 0 --no-progress                               # one clip per digit
 audiodiff generate --model music -n 3 --seconds 4 -o music/generated --plot --seed 0 --no-progress
 
+mkdir -p speech/restoration music/restoration
 # degraded inputs: gaps zeroed (what inpainting sees) and a 4 kHz band limit (what extension sees)
 python - <<'EOF'
 import audiodiff as ad
