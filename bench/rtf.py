@@ -79,8 +79,8 @@ def main(argv=None) -> int:
             jobs = {"generate": jobs["generate"]}
         for job, fn in jobs.items():
             seconds = timed(fn, args.repeats)
-            rows.append(dict(model=name, job=job, audio_s=args.seconds, wall_s=round(seconds, 2),
-                             rtf=round(seconds / args.seconds, 3), within_60s=seconds <= 60))
+            rows.append(dict(model=name, job=job, audio_s=args.seconds, wall_s=round(seconds, 4),
+                             rtf=round(seconds / args.seconds, 4), within_60s=seconds <= 60))
             print(f"{name:8s} {job:9s} {seconds:6.2f} s for {args.seconds:g} s of audio: "
                   f"RTF {seconds / args.seconds:.3f}", flush=True)
     report = dict(rows=rows, threads=torch.get_num_threads(), load_avg=os.getloadavg(), torch=torch.__version__,
