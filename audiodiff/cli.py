@@ -140,14 +140,14 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
 
 
 def saved_info(run_dir: Path) -> dict:
-    """The provenance (`info`) in a run's config.json, or {} if it is missing or unreadable (JSON only)."""
-    import json
+    """The provenance kept across resumes (recipe, first command, resume commands) from a run's config.json."""
+    from .checkpoint import CheckpointError, read_json
 
     try:
-        info = json.loads((run_dir / "config.json").read_text()).get("info", {})
-    except (OSError, ValueError, AttributeError):
+        info = read_json(run_dir / "config.json").get("info", {})
+    except CheckpointError:
         return {}
-    return {k: v for k, v in info.items() if k in ("recipe", "command", "resume_commands")} if isinstance(info, dict) else {}
+    return {k: info[k] for k in ("recipe", "command", "resume_commands") if k in info} if isinstance(info, dict) else {}
 
 
 @main.command(context_settings=CONTEXT)

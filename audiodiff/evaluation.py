@@ -46,6 +46,18 @@ def centred_gap(n: int, ms: float, sample_rate: int) -> tuple[int, int]:
     return (n - width) // 2, width
 
 
+def gap_lsd(out: torch.Tensor, ref: torch.Tensor, start: int, width: int) -> torch.Tensor:
+    """LSD [...] of `out` against `ref` [..., n] on the gap [start, start + width) padded by one LSD frame."""
+    lo, hi = max(0, start - LSD_N_FFT), min(ref.shape[-1], start + width + LSD_N_FFT)
+    return lsd(out[..., lo:hi], ref[..., lo:hi])
+
+
+def band_limited(wav: torch.Tensor, sample_rate: int, cutoff_hz: float) -> torch.Tensor:
+    """The observation of bandwidth extension: wav [..., n] sinc-resampled to 2 * cutoff and back, n samples."""
+    low = round(2 * cutoff_hz)
+    return resample(resample(wav, sample_rate, low), low, sample_rate)[..., : wav.shape[-1]]
+
+
 def silent_gap(ref: torch.Tensor, gaps_ms: Sequence[float], sample_rate: int) -> bool:
     """True if the reference [ch, n] is digital silence under any of the centred gaps."""
     peak = ref.abs().max()
@@ -68,19 +80,17 @@ def inpaint_rows(pipe, ref: torch.Tensor, name: str, gaps_ms: Sequence[float], o
         known = Mask.from_gaps([(start / sr, (start + width) / sr)], length=n, rate=sr).known.expand_as(ref)
         outputs = {"model": pipe.inpaint(ref, sr, mask=known[0], **options)[0]}
         outputs.update({k: fill(ref, known) for k, fill in BASELINES.items()})
-        lo, hi = max(0, start - LSD_N_FFT), min(n, start + width + LSD_N_FFT)
         for method, out in outputs.items():
             rows.append({"file": name, "setting": f"gap {ms:g} ms", "method": method,
                          "snr": snr(out[..., start:start + width], ref[..., start:start + width]).mean().item(),
-                         "lsd": lsd(out[..., lo:hi], ref[..., lo:hi]).mean().item()})
+                         "lsd": gap_lsd(out, ref, start, width).mean().item()})
     return rows
 
 
 def extend_rows(pipe, ref: torch.Tensor, name: str, cutoff_hz: float, options: dict) -> list[dict]:
     """Rows for one reference clip [ch, n] at the model's rate."""
     sr = pipe.sample_rate
-    low_sr = round(2 * cutoff_hz)
-    observed = resample(resample(ref, sr, low_sr), low_sr, sr)[..., : ref.shape[-1]]
+    observed = band_limited(ref, sr, cutoff_hz)
     outputs = {"model": pipe.extend(observed, sr, cutoff_hz=cutoff_hz, **options)[0], "lowpass": observed}
     rows = []
     for method, out in outputs.items():
@@ -111,7 +121,7 @@ def evaluate(pipe, data: str | os.PathLike, *, task: str, gaps_ms: Sequence[floa
         if seconds is not None:
             ref = ref[..., : round(seconds * pipe.sample_rate)]
         name = os.fspath(path.relative_to(data))
-        if task == "inpaint" and ref.shape[-1] <= 2 * round(max(gaps_ms) * pipe.sample_rate / 1000):
+        if task == "inpaint" and ref.shape[-1] <= 2 * centred_gap(ref.shape[-1], max(gaps_ms), pipe.sample_rate)[1]:
             short.append(name)
             continue
         if task == "inpaint" and silent_gap(ref, gaps_ms, pipe.sample_rate):

@@ -35,8 +35,8 @@ import torch
 
 from audiodiff.audio import load
 from audiodiff.baselines import lpc_fill
-from audiodiff.evaluation import audio_files
-from audiodiff.metrics import LSD_N_FFT, lsd
+from audiodiff.evaluation import audio_files, band_limited, centred_gap, gap_lsd
+from audiodiff.metrics import lsd
 from audiodiff.operators import Mask
 from audiodiff.pipeline import AudioDiffusion
 
@@ -103,8 +103,7 @@ def run_task(pipe, task: str, clips: torch.Tensor, options: dict, *, gap_ms: flo
     options = dict(options, seed=seed)
     warm = options.pop("warm", None)
     if task == "inpaint":
-        width = round(gap_ms * sr / 1000)
-        start = (n - width) // 2
+        start, width = centred_gap(n, gap_ms, sr)
         known = Mask.from_gaps([(start / sr, (start + width) / sr)], length=n, rate=sr).known
         if options.pop("baseline", False):
             out = lpc_fill(clips, known.expand_as(clips))
@@ -112,26 +111,12 @@ def run_task(pipe, task: str, clips: torch.Tensor, options: dict, *, gap_ms: flo
             if warm is not None:
                 options.update(init="lpc", t_init=warm)
             out = pipe.inpaint(clips, sr, mask=known, **options)
-        lo, hi = max(0, start - LSD_N_FFT), min(n, start + width + LSD_N_FFT)
-        return lsd(out[..., lo:hi], clips[..., lo:hi])
-    observed = pipe_lowpass(pipe, clips, cutoff_hz)
+        return gap_lsd(out, clips, start, width)
+    observed = band_limited(clips, sr, cutoff_hz)
     if warm is not None:
         options.update(init="observed", t_init=warm)
     out = observed if options.pop("baseline", False) else pipe.extend(observed, sr, cutoff_hz=cutoff_hz, **options)
     return lsd(out, clips, band="high", cutoff_hz=cutoff_hz, sample_rate=sr)
-
-
-def pipe_lowpass(pipe, clips: torch.Tensor, cutoff_hz: float) -> torch.Tensor:
-    """The degraded input of `audiodiff evaluate --task extend`: sinc resampling to 2 * cutoff and back."""
-    from audiodiff.audio import resample
-
-    sr, low = pipe.sample_rate, round(2 * cutoff_hz)
-    return resample(resample(clips, sr, low), low, sr)[..., : clips.shape[-1]]
-
-
-def defaults_of(pipe, task: str) -> dict:
-    """The model's shipped options for `task` as run by `audiodiff inpaint|extend` with no sampling flags."""
-    return pipe.task_options(task, {})
 
 
 def main(argv=None) -> int:
@@ -174,7 +159,7 @@ def main(argv=None) -> int:
         rows = [r for r in json.loads(Path(args.out).with_suffix(".json").read_text())["rows"]
                 if r["label"] != "default" or r["task"] not in tasks]
     for task in tasks:
-        runs = [dict(defaults_of(pipe, task), label="default")]
+        runs = [dict(pipe.task_options(task, {}), label="default")]  # as the CLI runs it
         if not args.only_default:
             base = run_task(pipe, task, clips, dict(baseline=True), **kw)
             rows.append(dict(task=task, label="lpc" if task == "inpaint" else "lowpass", nfe=0,
