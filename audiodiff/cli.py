@@ -69,12 +69,15 @@ def main() -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="config override, e.g. --set train.lr=2e-4 (repeatable)")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
+@click.option("--init-from", "init_from", default=None, metavar="MODEL",
+              help="fine-tune: start from a model's weights (shipped name or model folder); RECIPE defaults to "
+                   "its config")
 @click.option("--steps", type=click.IntRange(min=0), default=None, help="total steps (default: train.steps)")
 @click.option("--device", default=None, help="torch device (default: cuda if available, else cpu)")
 @click.option("--progress/--no-progress", default=True, help="show a progress bar")
 @cli_errors
 def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...], resume: bool,
-          steps: int | None, device: str | None, progress: bool) -> None:
+          init_from: str | None, steps: int | None, device: str | None, progress: bool) -> None:
     """Train a model from RECIPE (a recipe name or .py, or a config .json) on --data into --out.
 
     Under `torchrun --nproc_per_node=K` the same command trains with DistributedDataParallel.
@@ -83,13 +86,21 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
     Examples:
       audiodiff train tiny --data tests/data --out runs/tiny --set train.lr=2e-4
       audiodiff train --resume --data tests/data --out runs/tiny --steps 80
+      audiodiff train --init-from speech --data my_speech --out runs/my_speech --steps 2000
     """
     from . import checkpoint as ckpt
     from .config import Config, apply_overrides, build_frontend, load_recipe
     from .data import AudioFolder
     from .train import Trainer, distributed_teardown
 
+    from .pipeline import resolve_model
+
     state = out / ckpt.STATE_FILE
+    base = None
+    if init_from is not None:
+        if resume:
+            raise click.UsageError("--init-from starts a new run; --resume continues one: pass one of them")
+        base = resolve_model(init_from)
     if resume:
         _, doc = ckpt.load_state(state)
         try:
@@ -99,13 +110,13 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
         if recipe is not None:
             click.echo(f"resuming: using the run's saved config, not {recipe}", err=True)
     else:
-        if recipe is None:
-            raise click.UsageError("give a RECIPE (name, .py or config .json), or --resume")
+        if recipe is None and base is None:
+            raise click.UsageError("give a RECIPE (name, .py or config .json), --init-from MODEL, or --resume")
         if out.exists() and (state.exists() or (out / ckpt.MODEL_FILE).exists()):
             raise ValueError(f"{out} already holds a training run: pass --resume to continue it or choose a new --out")
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out {out} exists and is not a folder")
-        config = load_recipe(recipe)
+        config = load_recipe(recipe) if recipe is not None else model_config(base)
     config = apply_overrides(config, list(overrides) + ([f"train.steps={steps}"] if steps is not None else []))
     t = config.train
     frontend = build_frontend(config.frontend)
@@ -125,7 +136,7 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
         info = {**previous, "data": os.fspath(data),
                 "resume_commands": previous.get("resume_commands", []) + [shlex.join(sys.argv)]}
     trainer = Trainer(config, dataset, out, resume=resume, device=device, progress=progress, info=info,
-                      val_dataset=val)
+                      val_dataset=val, init_from=base)
     if trainer.rank == 0:
         params = sum(p.numel() for p in trainer.model.parameters())
         click.echo(f"{dataset!r}; {params:,} parameters; step {trainer.step} -> {t.steps} on "
@@ -139,6 +150,17 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
         click.echo(f"step {trainer.step}{loss}; model in {out}")
 
 
+def model_config(model_dir: Path):
+    """The training Config a model directory was made with (the base of a fine-tuning run)."""
+    from .checkpoint import CheckpointError, read_model_config
+    from .config import Config
+
+    try:
+        return Config.from_dict(read_model_config(model_dir)["config"])
+    except ValueError as e:
+        raise CheckpointError(f"{model_dir}: bad saved config ({e})") from None
+
+
 def saved_info(run_dir: Path) -> dict:
     """The provenance kept across resumes (recipe, first command, resume commands) from a run's config.json."""
     from .checkpoint import CheckpointError, read_json
@@ -147,7 +169,7 @@ def saved_info(run_dir: Path) -> dict:
         info = read_json(run_dir / "config.json").get("info", {})
     except CheckpointError:
         return {}
-    return {k: info[k] for k in ("recipe", "command", "resume_commands") if k in info} if isinstance(info, dict) else {}
+    return {k: info[k] for k in ("recipe", "command", "resume_commands", "init_from") if k in info} if isinstance(info, dict) else {}
 
 
 @main.command(context_settings=CONTEXT)
@@ -374,13 +396,16 @@ def inpaint(input_path, out_path, gaps, init, model_name, strategy, resample, ze
               help="zero-phase low-pass used for data consistency")
 @click.option("--init", type=click.Choice(["observed", "none"]), default=None,
               help="warm start from IN diffused to --t-init [default: the model's]")
+@click.option("--silence-db", type=float, default=-80.0, show_default=True,
+              help="keep IN's silent stretches (10 ms frames below this level in dBFS) silent")
+@click.option("--no-gate", is_flag=True, help="generate the high band in silent stretches too")
 @MODEL_OPTION
 @restore_options
 @sampling_options
 @click.option("--plot", is_flag=True, help="also write input / output spectrogram PNGs")
 @cli_errors
-def extend(input_path, out_path, cutoff, kind, init, model_name, strategy, resample, zeta, t_init, sampler, steps,
-           seed, device, progress, plot) -> None:
+def extend(input_path, out_path, cutoff, kind, init, silence_db, no_gate, model_name, strategy, resample, zeta,
+           t_init, sampler, steps, seed, device, progress, plot) -> None:
     """Bandwidth extension of IN above --cutoff Hz; OUT is at the model's rate.
 
     \b
@@ -389,8 +414,8 @@ def extend(input_path, out_path, cutoff, kind, init, model_name, strategy, resam
     """
     wav, sr = load_input(input_path)
     pipe = open_pipeline(model_name, device, "extend")
-    out = pipe.extend(wav, sr, cutoff_hz=cutoff, kind=kind, init=init, t_init=t_init, strategy=strategy,
-                      resample=resample, zeta=zeta, sampler=sampler, steps=steps, seed=seed, progress=progress)[0]
+    out = pipe.extend(wav, sr, cutoff_hz=cutoff, kind=kind, init=init, t_init=t_init,
+                      silence_db=None if no_gate else silence_db, strategy=strategy, resample=resample, zeta=zeta, sampler=sampler, steps=steps, seed=seed, progress=progress)[0]
     write_restored(pipe, wav, sr, out, out_path, plot)
     click.echo(f"wrote {out_path} ({rate_note(pipe, sr)}); band above {cutoff:g} Hz generated")
 

@@ -98,13 +98,16 @@ class Trainer:
     """Train `config`'s ScoreModel on `dataset`, checkpointing into `run_dir` (see the module docstring).
 
     `resume=True` continues from run_dir/state.safetensors (the model parts of the config must match).
+    `init_from` (a model directory) starts a new run from its weights (fine-tuning): step 0, fresh optimizer,
+    both the online and the EMA weights set to the model's served (EMA) weights.
     `info` (recipe, command, ...) is stored in config.json. `progress` shows a tqdm bar on rank 0.
     With `val_dataset`, every checkpoint also logs the EMA and raw models' loss on it to val.csv.
     """
 
     def __init__(self, config: Config, dataset: AudioFolder, run_dir: str | os.PathLike, *, resume: bool = False,
                  device: str | torch.device | None = None, progress: bool = True,
-                 info: dict[str, Any] | None = None, val_dataset: AudioFolder | None = None):
+                 info: dict[str, Any] | None = None, val_dataset: AudioFolder | None = None,
+                 init_from: str | os.PathLike | None = None):
         self.rank, self.world, self.device = distributed_setup(device)
         t = config.train
         if t.batch_size % self.world:
@@ -128,8 +131,13 @@ class Trainer:
         self.amp_dtype = self._amp_dtype(t.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.step, self.samples_seen, self.wall_time, self.nonfinite_total = 0, 0, 0.0, 0
+        self.ema_offset = 0  # steps the weights had before this run (fine-tuning): the EMA needs no warm-up
+        if resume and init_from is not None:
+            raise ValueError("resume continues a run from its own state; init_from starts a new one: pick one")
         if resume:
             self._load_state()
+        elif init_from is not None:
+            self._init_from(Path(init_from))
         self.ddp = None
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -179,6 +187,7 @@ class Trainer:
         ckpt.restore_optimizer(self.optimizer, tensors, doc["optimizer"])
         self.step, self.samples_seen = int(doc["step"]), int(doc["samples_seen"])
         self.wall_time, self.nonfinite_total = float(doc["wall_time_s"]), int(doc["nonfinite_total"])
+        self.ema_offset = int(doc.get("ema_offset", 0))
         if doc.get("scaler"):
             self.scaler.load_state_dict(doc["scaler"])
         random.setstate((doc["python_rng"][0], tuple(doc["python_rng"][1]), doc["python_rng"][2]))
@@ -190,6 +199,27 @@ class Trainer:
         torch.set_rng_state(tensors[f"rng.torch.rank{r}"])
         if self.device.type == "cuda" and f"rng.cuda.rank{r}" in tensors:
             torch.cuda.set_rng_state(tensors[f"rng.cuda.rank{r}"], self.device)
+
+    def _init_from(self, model_dir: Path) -> None:
+        """Load a model directory's weights into the online and EMA models; record where they came from."""
+        doc = ckpt.read_model_config(model_dir)
+        try:
+            saved = Config.from_dict(doc["config"])
+        except (KeyError, ValueError) as e:
+            raise ckpt.CheckpointError(f"{model_dir}: bad saved config ({e})") from None
+        for part in ("frontend", "sde", "net", "label_names"):
+            if getattr(saved, part) != getattr(self.config, part):
+                raise ckpt.CheckpointError(f"{model_dir}: the model has a different {part} config "
+                                           f"({getattr(saved, part)}); fine-tune with the model's own")
+        model, _, _ = ckpt.load(model_dir)
+        weights = model.state_dict()
+        self.model.load_state_dict(weights)
+        self.ema.load_state_dict(weights)
+        self.ema_offset = int(doc["step"])
+        before = doc.get("info", {})
+        self.info["init_from"] = {"model": os.fspath(model_dir), "step": int(doc["step"]),
+                                  **{k: before[k] for k in ("samples_seen", "wall_time_s", "recipe", "command")
+                                     if k in before}}
 
     # --- checkpoints --------------------------------------------------------------------------------
     def save(self) -> None:
@@ -209,7 +239,7 @@ class Trainer:
                    **{"ema." + k: v for k, v in self.ema.state_dict().items()},
                    **opt_tensors, **rng, "rng.numpy": torch.from_numpy(np_state[1].astype(np.int64))}
         doc = {"step": self.step, "samples_seen": self.samples_seen, "wall_time_s": self.wall_time,
-               "nonfinite_total": self.nonfinite_total, "world": self.world, "data_position": self.step,
+               "nonfinite_total": self.nonfinite_total, "ema_offset": self.ema_offset, "world": self.world, "data_position": self.step,
                "config": self.config.to_dict(), "optimizer": opt_doc,
                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
                "python_rng": [py_state[0], list(py_state[1]), py_state[2]],
@@ -225,7 +255,8 @@ class Trainer:
     @torch.no_grad()
     def _update_ema(self) -> None:
         """ema <- d ema + (1 - d) params with d = min(decay, (1 + step) / (10 + step)) (averages early steps too)."""
-        d = min(self.config.train.ema_decay, (1 + self.step) / (10 + self.step))
+        n = self.step + self.ema_offset
+        d = min(self.config.train.ema_decay, (1 + n) / (10 + n))
         for e, p in zip(self.ema.parameters(), self.model.parameters()):
             e.lerp_(p, 1 - d)
         for e, b in zip(self.ema.buffers(), self.model.buffers()):

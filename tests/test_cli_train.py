@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from audio_folders import TINY_NET, make_folder
 from click.testing import CliRunner
 
@@ -135,3 +136,31 @@ def test_export_sets_sampling_defaults_and_refuses_other_sections(run, tmp_path)
     error = _one_error_line(CliRunner().invoke(main, ["export", str(run), str(tmp_path / "t"), "--set",
                                                       "train.lr=1"]))
     assert "sample" in error and not (tmp_path / "t").exists()
+
+
+def test_init_from_fine_tunes_a_model_and_records_it(run, folder, tmp_path):
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(main, ["train", "--init-from", str(run), "--data", str(folder), "--out", str(out),
+                                       "--steps", "1", "--no-progress", "--set", "train.lr=1e-5"])
+    assert result.exit_code == 0, result.output
+    base, _, _ = ad.load(run)
+    tuned, _, config = ad.load(out, weights="raw")
+    assert config.net == ad.load(run)[2].net  # RECIPE left out: the model's own config
+    # one small step from the base weights: every tensor stays near them (a fresh init would not)
+    for (name, b), t in zip(base.state_dict().items(), tuned.state_dict().values()):
+        assert torch.allclose(b, t, atol=1e-3), name
+    info = json.loads((out / "config.json").read_text())["info"]
+    base_step = json.loads((run / "config.json").read_text())["step"]
+    assert info["init_from"]["model"] == str(run) and info["init_from"]["step"] == base_step
+    # the EMA starts from the base model's own average: no warm-up that would drag it to the first step's weights
+    assert ad.checkpoint.load_state(out / "state.safetensors")[1]["ema_offset"] == base_step
+
+
+def test_init_from_refuses_another_architecture_and_resume(run, folder, tmp_path):
+    out = tmp_path / "other"
+    result = CliRunner().invoke(main, ["train", "tiny", "--init-from", str(run), "--data", str(folder), "--out",
+                                       str(out), "--no-progress", "--set", "net.options.channels=[8,16,16,32]"])
+    assert "different net config" in _one_error_line(result) and not out.exists()
+    result = CliRunner().invoke(main, ["train", "--resume", "--init-from", str(run), "--data", str(folder),
+                                       "--out", str(run), "--no-progress"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
