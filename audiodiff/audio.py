@@ -198,3 +198,15 @@ def normalize(wav: Tensor, kind: str | None) -> Tensor:
 def is_silent(wav: Tensor, *, threshold_db: float = -60.0) -> Tensor:
     """True where a clip's RMS level is below `threshold_db` dBFS; `wav` [(B,) ch, n] -> bool [] or [B]."""
     return rms_db(wav) < threshold_db
+
+
+def silence_gate(wav: Tensor, sample_rate: int, *, threshold_db: float = -80.0, frame_ms: float = 10.0) -> Tensor:
+    """Gain [B, 1, n] in [0, 1]: 0 where the frame around a sample of `wav` [B, ch, n] is silent (RMS below
+    `threshold_db` dBFS; digital silence, padding), 1 elsewhere, with frame-long linear ramps between them."""
+    frame = max(1, int(round(frame_ms * sample_rate / 1000)))
+    power = wav.pow(2).mean(dim=1, keepdim=True)  # [B, 1, n]
+    local = torch.nn.functional.avg_pool1d(power, 2 * frame + 1, stride=1, padding=frame, count_include_pad=False)
+    loud = (local > 10 ** (threshold_db / 10)).to(wav.dtype)
+    # widen the loud parts by a frame, then ramp: the gate never cuts into sound, and never clicks
+    loud = torch.nn.functional.max_pool1d(loud, 2 * frame + 1, stride=1, padding=frame)
+    return torch.nn.functional.avg_pool1d(loud, 2 * frame + 1, stride=1, padding=frame, count_include_pad=False)

@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .audio import normalization_gain, normalize, resample, set_channels
+from .audio import normalization_gain, normalize, resample, set_channels, silence_gate
 from .baselines import BASELINES
 from .checkpoint import load
 from .frontends import LogMel
@@ -270,12 +270,15 @@ class AudioDiffusion:
 
     @torch.no_grad()
     def extend(self, wav: Tensor, sample_rate: int, *, cutoff_hz: float, kind: str = "fir",
-               init: str | None = None, t_init: float | None = None, **options) -> Tensor:
+               init: str | None = None, t_init: float | None = None, silence_db: float | None = -80.0,
+               **options) -> Tensor:
         """Bandwidth extension of audio whose content lies below `cutoff_hz` -> wav [B, ch, n] at the model's
         rate. Sampling keeps data consistency with a `kind` zero-phase low-pass (waveform models) or the mel
         bands below the cutoff (log-mel models); the result's FFT bins below the cutoff are the input's.
-        init="observed" with t_init: warm start from the band-limited input diffused to t_init (CCDF). Options
-        left out (or None) take the model's defaults for the task (config.sample.extend)."""
+        init="observed" with t_init: warm start from the band-limited input diffused to t_init (CCDF). Where
+        the input is silent (frames below `silence_db` dBFS, e.g. digital-silence padding) the generated band
+        is gated off, as the band below the cutoff says nothing sounds there (None: no gate). Options left out
+        (or None) take the model's defaults for the task (config.sample.extend)."""
         options = self.task_options("extend", dict(options, init=init, t_init=t_init))
         init, t_init = options.pop("init", None), options.pop("t_init", None)
         if not 0 < cutoff_hz < self.sample_rate / 2:
@@ -297,7 +300,10 @@ class AudioDiffusion:
         out = self.frontend.decode(x, length=wav.shape[-1]) / gain
         # the input's own band below the cutoff, exactly, over the whole signal (windows, the filter's
         # transition band and Griffin-Lim only approximate it): a brick-wall FFT projection
-        return LowPass(cutoff_hz, self.sample_rate, kind="ideal").project(out, wav, wav).cpu()
+        out = LowPass(cutoff_hz, self.sample_rate, kind="ideal").project(out, wav, wav)
+        if silence_db is not None:  # last: silent input stays bit-exact (the projection rings into it)
+            out = wav + silence_gate(wav, self.sample_rate, threshold_db=silence_db) * (out - wav)
+        return out.cpu()
 
     def known_bands(self, cutoff_hz: float) -> Tensor:
         """Mel bands [1, M, 1] whose filters lie wholly below cutoff_hz (the observed bands)."""

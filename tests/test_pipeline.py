@@ -205,6 +205,20 @@ def test_extend_keeps_the_band_below_the_cutoff(pipe, piano, kind, leak):
         pipe.extend(wav, SR, cutoff_hz=9000)
 
 
+def test_extend_keeps_digital_silence_silent(pipe, piano):
+    """Padding of digital silence around the sound stays exactly silent (the gate), the sound gets a high band,
+    and no sample near the edges jumps (the gate ramps over a frame)."""
+    sound = LowPass(4000, SR)(piano[None, :, :4000])[0]
+    wav = torch.cat([torch.zeros(1, 4000), sound, torch.zeros(1, 4000)], dim=-1)
+    out = pipe.extend(wav, SR, cutoff_hz=4000, **FAST)[0]
+    assert out[:, :3500].abs().max() == 0 and out[:, -3500:].abs().max() == 0
+    assert lsd(out[:, 4500:7500], wav[:, 4500:7500], band="high", cutoff_hz=4500, sample_rate=SR) > 0.5
+    ungated = pipe.extend(wav, SR, cutoff_hz=4000, silence_db=None, **FAST)[0]
+    assert ungated[:, :3500].abs().max() > 1e-4  # without the gate the model's noise floor fills the padding
+    gate = ad.audio.silence_gate(wav[None], SR)[0, 0]
+    assert gate.min() == 0 and gate.max() == 1 and gate.diff().abs().max() <= 1 / 160 + 1e-6
+
+
 @pytest.fixture(scope="module")
 def mel_pipe(tmp_path_factory) -> AudioDiffusion:
     """An untrained log-mel model (n_fft 512, hop 128, 40 bands, 0.25 s clips, 8 Griffin-Lim iterations)."""
