@@ -85,8 +85,11 @@ SIZES: dict[str, list[Spec]] = {
         Spec("UNetV0", ADP, _adp([8, 32, 64, 128, 256, 256], [1, 2, 2, 2, 2, 2], 4, 64, 256)),
         Spec("UNet1DModel", DD, dict(block_out_channels=[32, 32, 64, 64, 128, 128, 192])),
     ],
-    "30M": [  # 32.95M / 8.16, UNetV0 32.3M / 7.94, UNet1DModel 30.6M / 27.8, FLOP-matched 32.7M / 30.4
-        Spec("audiodiff base x2 width", AD, dict(preset="base", channels=[128, 256, 512, 640], emb_channels=512)),
+    # large 31.5M / 5.09, UNetV0 32.3M / 7.94, UNet1DModel 30.6M / 27.8; FLOP-matched 33.0M / 8.16 and 32.7M / 30.4
+    "30M": [
+        Spec("audiodiff large", AD, dict(preset="large")),
+        Spec("audiodiff base x2 width", AD, dict(preset="base", channels=[128, 256, 512, 640], emb_channels=512),
+             flops_match=ADP),
         Spec("audiodiff base x2 width f=(2,2,4,4)", AD,
              dict(preset="base", channels=[128, 256, 512, 640], emb_channels=512, factors=[2, 2, 4, 4]),
              flops_match=DD),
@@ -202,8 +205,17 @@ class Matmul:
 
     def __init__(self, dtype: torch.dtype, device: torch.device):
         n = 2048 if device.type == "cpu" else 8192
-        self.a, self.b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
-        self.flops = 2 * n ** 3
+        while True:  # a CPU without bf16 units multiplies bf16 at ~0.5 GFLOP/s: keep one call under ~0.3 s
+            self.a, self.b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
+            self.flops = 2 * n ** 3
+            self()
+            start = time.perf_counter()
+            self()
+            sync(device)
+            if time.perf_counter() - start < 0.3 or n <= 256:
+                break
+            n //= 2
+        self.n = n
 
     def __call__(self) -> None:
         self.a @ self.b
@@ -365,13 +377,16 @@ def measure_size(size: str, specs: list[Spec], *, device: torch.device, bf16: bo
 
 def environment(device: torch.device, *, bf16: bool, threads: int, rounds: int, warmup: int) -> dict[str, Any]:
     """What the numbers depend on: hardware, software, threads and settings."""
-    cpu = platform.processor()
+    cpu, flags = platform.processor(), set()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+            info = f.read().splitlines()
+        cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+        flags = set(next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), []))
     except OSError:
         pass
-    env = dict(cpu=cpu, cores=os.cpu_count(), torch=torch.__version__, python=platform.python_version(),
+    simd = sorted(f for f in flags if f.startswith(("avx512", "amx")) or f in ("avx2", "fma", "avx_vnni"))
+    env = dict(cpu=cpu, cpu_simd=simd, cores=os.cpu_count(), torch=torch.__version__, python=platform.python_version(),
                device=str(device), precision="bf16 autocast" if bf16 else "fp32", threads=threads,
                omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"), batch=BATCH, length=LENGTH,
                rounds=rounds, warmup=warmup, command=" ".join([os.path.basename(sys.executable), *sys.argv]))
@@ -388,7 +403,8 @@ def environment(device: torch.device, *, bf16: bool, threads: int, rounds: int, 
 def markdown(result: dict[str, Any]) -> str:
     """The run as markdown: one table of networks and one of audiodiff/peer speed-ups per size."""
     env, lines = result["environment"], []
-    lines.append(f"{env['cpu']} ({env['cores']} cores{', ' + env['gpu'] if 'gpu' in env else ''}), torch "
+    simd = f"; {' '.join(env['cpu_simd']) or 'no AVX2'}" if env.get("cpu_simd") is not None else ""
+    lines.append(f"{env['cpu']} ({env['cores']} cores{simd}{', ' + env['gpu'] if 'gpu' in env else ''}), torch "
                  f"{env['torch']}, {env['threads']} threads, {env['precision']}, OMP_WAIT_POLICY="
                  f"{env['omp_wait_policy']}, batch {env['batch']} x {env['length']} samples, median of "
                  f"{env['rounds']} interleaved rounds after {env['warmup']} warm-up")
@@ -403,8 +419,8 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(f"\n**{name} absent** ({why}): install the `bench` extra to compare with it.")
     for sr in result["sizes"]:
         pk = sr["matmul_peak"]
-        lines += ["", f"### {sr['size']}  (matmul peak in this run: fp32 {pk['fp32_gflops']:.0f} GFLOP/s, bf16 "
-                      f"{pk['bf16_gflops']:.0f} GFLOP/s; load average {sr['load'][0]['loadavg'][0]} -> "
+        lines += ["", f"### {sr['size']}  (matmul peak in this run: fp32 {pk['fp32_gflops']:.3g} GFLOP/s, bf16 "
+                      f"{pk['bf16_gflops']:.3g} GFLOP/s; load average {sr['load'][0]['loadavg'][0]} -> "
                       f"{sr['load'][-1]['loadavg'][0]})", "",
                   "| network | params | GFLOP/sample fwd | train samples/s | train ms/step | NFE ms (batch 4) "
                   "| train GFLOP/s (fp32 / bf16 peak) | NFE GFLOP/s (fp32 / bf16 peak) | peak MiB train / NFE |",

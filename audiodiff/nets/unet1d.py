@@ -23,6 +23,7 @@ Presets (parameters for in_channels=1; forward FLOPs per 16384-sample clip; see 
     "tiny":     398,177 parameters   0.15 GFLOP   (tests and smoke runs)
     "small":  1,929,921 parameters   0.78 GFLOP   (also the constructor's defaults)
     "base":   8,251,713 parameters   2.05 GFLOP   (audio-diffusion-pytorch UNetV0 at 8.13M: 2.03)
+    "large": 31,541,697 parameters   5.09 GFLOP   (UNetV0 at 32.3M: 7.94; base at 2x width, 33.0M: 8.16)
 
 The presets suit waveforms (C = 1 or 2). For log-mel frames (C = n_mels) the stem must not squeeze
 C * factors[0] inputs into few channels: use a first factor of 1, channels[0] >= n_mels and blocks at
@@ -48,6 +49,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                   attention=(False, False, False, True), head_channels=64, emb_channels=128),
     "base": dict(channels=(64, 128, 256, 320), factors=(4, 4, 4, 4), blocks=(0, 1, 1, 2),
                  attention=(False, False, False, True), head_channels=64, emb_channels=256),
+    # widest at the deepest level (L / 256): 73% of the parameters, 30% of the FLOPs
+    "large": dict(channels=(64, 128, 384, 704), factors=(4, 4, 4, 4), blocks=(0, 1, 1, 2),
+                  attention=(False, False, False, True), head_channels=64, emb_channels=512),
 }
 
 
