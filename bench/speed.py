@@ -204,17 +204,20 @@ class Matmul:
     """A square matmul whose rate in the same round is the 'peak' the networks' FLOP/s are compared with."""
 
     def __init__(self, dtype: torch.dtype, device: torch.device):
-        n = 2048 if device.type == "cpu" else 8192
-        while True:  # a CPU without bf16 units multiplies bf16 at ~0.5 GFLOP/s: keep one call under ~0.3 s
+        # grow n to the largest size (2048 on CPU) while one call stays short: a CPU without bf16 units
+        # multiplies bf16 at ~1 GFLOP/s, where one 2048^3 product would take half a minute per round
+        top = 2048 if device.type == "cpu" else 8192
+        n = min(256, top) if device.type == "cpu" else top
+        while True:
             self.a, self.b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
             self.flops = 2 * n ** 3
             self()
             start = time.perf_counter()
             self()
             sync(device)
-            if time.perf_counter() - start < 0.3 or n <= 256:
+            if n >= top or time.perf_counter() - start > 0.05:
                 break
-            n //= 2
+            n *= 2
         self.n = n
 
     def __call__(self) -> None:
