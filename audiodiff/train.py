@@ -170,18 +170,22 @@ class Trainer:
             out.update({f"rng.{name}.rank{r}": s for r, s in enumerate(states)})
         return out
 
-    def _load_state(self) -> None:
-        """Restore weights, optimizer, counters and RNG states from run_dir/state.safetensors."""
-        path = self.state_path
-        tensors, doc = ckpt.load_state(path)
+    def _check_same_model(self, doc: dict, path: Path, whose: str, advice: str) -> None:
+        """A CheckpointError unless the saved config in `doc` builds the same model (front end, SDE, net, labels)."""
         try:
             saved = Config.from_dict(doc["config"])
         except (KeyError, ValueError) as e:
             raise ckpt.CheckpointError(f"{path}: bad saved config ({e})") from None
         for part in ("frontend", "sde", "net", "label_names"):
             if getattr(saved, part) != getattr(self.config, part):
-                raise ckpt.CheckpointError(f"{path}: the run was trained with a different {part} config "
-                                           f"({getattr(saved, part)}); resume with the run's own config")
+                raise ckpt.CheckpointError(f"{path}: {whose} a different {part} config "
+                                           f"({getattr(saved, part)}); {advice}")
+
+    def _load_state(self) -> None:
+        """Restore weights, optimizer, counters and RNG states from run_dir/state.safetensors."""
+        path = self.state_path
+        tensors, doc = ckpt.load_state(path)
+        self._check_same_model(doc, path, "the run was trained with", "resume with the run's own config")
         ckpt.load_weights(self.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
         ckpt.load_weights(self.ema, {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, path)
         ckpt.restore_optimizer(self.optimizer, tensors, doc["optimizer"])
@@ -203,14 +207,7 @@ class Trainer:
     def _init_from(self, model_dir: Path) -> None:
         """Load a model directory's weights into the online and EMA models; record where they came from."""
         doc = ckpt.read_model_config(model_dir)
-        try:
-            saved = Config.from_dict(doc["config"])
-        except (KeyError, ValueError) as e:
-            raise ckpt.CheckpointError(f"{model_dir}: bad saved config ({e})") from None
-        for part in ("frontend", "sde", "net", "label_names"):
-            if getattr(saved, part) != getattr(self.config, part):
-                raise ckpt.CheckpointError(f"{model_dir}: the model has a different {part} config "
-                                           f"({getattr(saved, part)}); fine-tune with the model's own")
+        self._check_same_model(doc, model_dir, "the model has", "fine-tune with the model's own")
         model, _, _ = ckpt.load(model_dir)
         weights = model.state_dict()
         self.model.load_state_dict(weights)
