@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -95,6 +96,19 @@ def test_extend_writes_at_the_model_rate(model_dir, clip, tmp_path):
     result = invoke("extend", clip, "-o", out, "--cutoff", 3000, "--model", model_dir, *QUIET)
     assert result.exit_code == 0, result.output
     assert sf.info(out).samplerate == 16000
+
+
+def test_extend_keeps_silence_unless_told_not_to(model_dir, clip, tmp_path):
+    wav, sr = ad.load_audio(clip)
+    padded = tmp_path / "padded.wav"
+    ad.save_audio(padded, torch.cat([torch.zeros(wav.shape[0], sr // 4), wav], dim=-1), sr)
+    gated, ungated = tmp_path / "gated.wav", tmp_path / "ungated.wav"
+    for out, flags in ((gated, []), (ungated, ["--no-gate"])):
+        result = invoke("extend", padded, "-o", out, "--cutoff", 3000, "--model", model_dir, *flags, *QUIET)
+        assert result.exit_code == 0, result.output
+    lead = 16000 // 4 - 800  # the padding, less the gate's widening and ramp (2 frames) and the resampler's reach
+    assert np.abs(sf.read(gated)[0][:lead]).max() == 0
+    assert np.abs(sf.read(ungated)[0][:lead]).max() > 0
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "gap outside", "cutoff above nyquist"])
