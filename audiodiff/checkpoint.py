@@ -135,6 +135,15 @@ def save_model(model_dir: str | os.PathLike, model: nn.Module, frontend, config:
     return model_dir
 
 
+def saved_config(doc: dict, path: str | os.PathLike) -> Config:
+    """The training Config stored under "config" in a checkpoint's JSON `doc` (read from `path`); a
+    CheckpointError if it is missing or invalid."""
+    try:
+        return Config.from_dict(doc["config"])
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{path}: bad saved config ({e})") from None
+
+
 def read_model_config(model_dir: str | os.PathLike) -> dict:
     """config.json of a model directory, checked for format; a CheckpointError otherwise."""
     model_dir = Path(model_dir)

@@ -89,11 +89,10 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
       audiodiff train --init-from speech --data my_speech --out runs/my_speech --steps 2000
     """
     from . import checkpoint as ckpt
-    from .config import Config, apply_overrides, build_frontend, load_recipe
+    from .config import apply_overrides, build_frontend, load_recipe
     from .data import AudioFolder
-    from .train import Trainer, distributed_teardown
-
     from .pipeline import resolve_model
+    from .train import Trainer, distributed_teardown
 
     state = out / ckpt.STATE_FILE
     base = None
@@ -102,11 +101,7 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
             raise click.UsageError("--init-from starts a new run; --resume continues one: pass one of them")
         base = resolve_model(init_from)
     if resume:
-        _, doc = ckpt.load_state(state)
-        try:
-            config = Config.from_dict(doc["config"])
-        except (KeyError, ValueError) as e:
-            raise ckpt.CheckpointError(f"{state}: bad saved config ({e})") from None
+        config = ckpt.saved_config(ckpt.load_state(state)[1], state)
         if recipe is not None:
             click.echo(f"resuming: using the run's saved config, not {recipe}", err=True)
     else:
@@ -116,7 +111,10 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
             raise ValueError(f"{out} already holds a training run: pass --resume to continue it or choose a new --out")
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out {out} exists and is not a folder")
-        config = load_recipe(recipe) if recipe is not None else model_config(base)
+        if recipe is not None:
+            config = load_recipe(recipe)
+        else:  # fine-tuning with no recipe: the base model's own config
+            config = ckpt.saved_config(ckpt.read_model_config(base), base)
     config = apply_overrides(config, list(overrides) + ([f"train.steps={steps}"] if steps is not None else []))
     t = config.train
     frontend = build_frontend(config.frontend)
@@ -150,17 +148,6 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
         click.echo(f"step {trainer.step}{loss}; model in {out}")
 
 
-def model_config(model_dir: Path):
-    """The training Config a model directory was made with (the base of a fine-tuning run)."""
-    from .checkpoint import CheckpointError, read_model_config
-    from .config import Config
-
-    try:
-        return Config.from_dict(read_model_config(model_dir)["config"])
-    except ValueError as e:
-        raise CheckpointError(f"{model_dir}: bad saved config ({e})") from None
-
-
 def saved_info(run_dir: Path) -> dict:
     """The provenance kept across resumes (recipe, first command, resume commands) from a run's config.json."""
     from .checkpoint import CheckpointError, read_json
@@ -169,7 +156,9 @@ def saved_info(run_dir: Path) -> dict:
         info = read_json(run_dir / "config.json").get("info", {})
     except CheckpointError:
         return {}
-    return {k: info[k] for k in ("recipe", "command", "resume_commands", "init_from") if k in info} if isinstance(info, dict) else {}
+    if not isinstance(info, dict):
+        return {}
+    return {k: info[k] for k in ("recipe", "command", "resume_commands", "init_from") if k in info}
 
 
 @main.command(context_settings=CONTEXT)
@@ -415,7 +404,8 @@ def extend(input_path, out_path, cutoff, kind, init, silence_db, no_gate, model_
     wav, sr = load_input(input_path)
     pipe = open_pipeline(model_name, device, "extend")
     out = pipe.extend(wav, sr, cutoff_hz=cutoff, kind=kind, init=init, t_init=t_init,
-                      silence_db=None if no_gate else silence_db, strategy=strategy, resample=resample, zeta=zeta, sampler=sampler, steps=steps, seed=seed, progress=progress)[0]
+                      silence_db=None if no_gate else silence_db, strategy=strategy, resample=resample, zeta=zeta,
+                      sampler=sampler, steps=steps, seed=seed, progress=progress)[0]
     write_restored(pipe, wav, sr, out, out_path, plot)
     click.echo(f"wrote {out_path} ({rate_note(pipe, sr)}); band above {cutoff:g} Hz generated")
 

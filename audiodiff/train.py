@@ -172,10 +172,7 @@ class Trainer:
 
     def _check_same_model(self, doc: dict, path: Path, whose: str, advice: str) -> None:
         """A CheckpointError unless the saved config in `doc` builds the same model (front end, SDE, net, labels)."""
-        try:
-            saved = Config.from_dict(doc["config"])
-        except (KeyError, ValueError) as e:
-            raise ckpt.CheckpointError(f"{path}: bad saved config ({e})") from None
+        saved = ckpt.saved_config(doc, path)
         for part in ("frontend", "sde", "net", "label_names"):
             if getattr(saved, part) != getattr(self.config, part):
                 raise ckpt.CheckpointError(f"{path}: {whose} a different {part} config "
@@ -236,7 +233,8 @@ class Trainer:
                    **{"ema." + k: v for k, v in self.ema.state_dict().items()},
                    **opt_tensors, **rng, "rng.numpy": torch.from_numpy(np_state[1].astype(np.int64))}
         doc = {"step": self.step, "samples_seen": self.samples_seen, "wall_time_s": self.wall_time,
-               "nonfinite_total": self.nonfinite_total, "ema_offset": self.ema_offset, "world": self.world, "data_position": self.step,
+               "nonfinite_total": self.nonfinite_total, "ema_offset": self.ema_offset, "world": self.world,
+               "data_position": self.step,
                "config": self.config.to_dict(), "optimizer": opt_doc,
                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
                "python_rng": [py_state[0], list(py_state[1]), py_state[2]],

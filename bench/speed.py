@@ -207,7 +207,7 @@ class Matmul:
         # grow n to the largest size (2048 on CPU) while one call stays short: a CPU without bf16 units
         # multiplies bf16 at ~1 GFLOP/s, where one 2048^3 product would take half a minute per round
         top = 2048 if device.type == "cpu" else 8192
-        n = min(256, top) if device.type == "cpu" else top
+        n = 256 if device.type == "cpu" else top
         while True:
             self.a, self.b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
             self.flops = 2 * n ** 3
@@ -218,7 +218,6 @@ class Matmul:
             if n >= top or time.perf_counter() - start > 0.05:
                 break
             n *= 2
-        self.n = n
 
     def __call__(self) -> None:
         self.a @ self.b
@@ -389,8 +388,9 @@ def environment(device: torch.device, *, bf16: bool, threads: int, rounds: int, 
     except OSError:
         pass
     simd = sorted(f for f in flags if f.startswith(("avx512", "amx")) or f in ("avx2", "fma", "avx_vnni"))
-    env = dict(cpu=cpu, cpu_simd=simd, cores=os.cpu_count(), torch=torch.__version__, python=platform.python_version(),
-               device=str(device), precision="bf16 autocast" if bf16 else "fp32", threads=threads,
+    env = dict(cpu=cpu, cpu_simd=simd, cores=os.cpu_count(), torch=torch.__version__,
+               python=platform.python_version(), device=str(device),
+               precision="bf16 autocast" if bf16 else "fp32", threads=threads,
                omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"), batch=BATCH, length=LENGTH,
                rounds=rounds, warmup=warmup, command=" ".join([os.path.basename(sys.executable), *sys.argv]))
     if device.type == "cuda":
