@@ -30,6 +30,7 @@ class FrontendConfig:
     sample_rate: int = 16000
     channels: int = 1              # audio channels (1 mono, 2 stereo)
     scale: float = 1.0             # waveform only
+    preemphasis: float = 0.0       # waveform only: x[n] = wav[n] - a wav[n-1] (0: none)
     n_fft: int = 1024              # logmel only, from here down
     hop_length: int = 256
     n_mels: int = 80
@@ -297,7 +298,7 @@ def build_frontend(config: FrontendConfig):
 
     c = config
     if c.name == "waveform":
-        return frontends.Waveform(c.sample_rate, channels=c.channels, scale=c.scale)
+        return frontends.Waveform(c.sample_rate, channels=c.channels, scale=c.scale, preemphasis=c.preemphasis)
     options = dict(n_fft=c.n_fft, hop_length=c.hop_length, n_mels=c.n_mels, f_min=c.f_min, f_max=c.f_max,
                    channels=c.channels)
     options.update({k: v for k, v in (("griffin_lim_iters", c.griffin_lim_iters), ("momentum", c.momentum))

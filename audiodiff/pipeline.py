@@ -136,10 +136,10 @@ class AudioDiffusion:
     def generator(self, seed: int | None) -> torch.Generator | None:
         return None if seed is None else torch.Generator(self.device).manual_seed(int(seed))
 
-    def sampler_options(self, sampler: str | None, steps: int | None) -> dict:
-        """Defaults from the model's SampleConfig, overridden by the arguments."""
+    def sampler_options(self, sampler: str | None, steps: int | None, eps: float | None = None) -> dict:
+        """Defaults from the model's SampleConfig, overridden by the arguments (eps: the final time)."""
         c = self.config.sample
-        options = dict(sampler=sampler or c.sampler, steps=int(steps or c.steps), eps=c.eps)
+        options = dict(sampler=sampler or c.sampler, steps=int(steps or c.steps), eps=c.eps if eps is None else eps)
         if sampler is None or sampler == c.sampler:
             options.update(c.options)
         return options
@@ -148,7 +148,7 @@ class AudioDiffusion:
     @torch.no_grad()
     def generate(self, n: int = 1, seconds: float | None = None, *, labels=None, sampler: str | None = None,
                  steps: int | None = None, guidance: float | None = None, seed: int | None = 0, progress: bool = False,
-                 overlap: float = 0.25, resample: int = 1, **options) -> Tensor:
+                 overlap: float = 0.25, resample: int = 1, eps: float | None = None, **options) -> Tensor:
         """Sample n clips of `seconds` (default: the training length) -> wav [n, ch, samples]; longer clips
         are continued window by window with `overlap` (fraction of a window) known from the previous one.
         Each clip gets the level normalisation of the training set (config.train.normalize, e.g. a -1 dBFS
@@ -159,7 +159,7 @@ class AudioDiffusion:
         samples = self.frontend.num_samples(seconds)
         length = self.frontend.frames(samples)
         score = self.score(self.labels_tensor(labels, n), guidance)
-        opts = {**self.sampler_options(sampler, steps), **options}
+        opts = {**self.sampler_options(sampler, steps, eps), **options}
         shape = (int(n), self.frontend.channels, length)
         gen = self.generator(seed)
         if length <= self.window:
@@ -207,10 +207,10 @@ class AudioDiffusion:
         return merged
 
     def restore(self, y: Tensor, operator_for, *, sampler=None, steps=None, strategy="replacement", resample=1,
-                seed=0, progress=False, labels=None, guidance=None, overlap=0.25, **options) -> Tensor:
+                seed=0, progress=False, labels=None, guidance=None, overlap=0.25, eps=None, **options) -> Tensor:
         """Solve op(x) = op(y) for a model signal y [B, C, L], by windows when L exceeds the training length."""
         score = self.score(self.labels_tensor(labels, y.shape[0]), guidance)
-        opts = dict(self.sampler_options(sampler, steps), strategy=strategy, resample=resample,
+        opts = dict(self.sampler_options(sampler, steps, eps), strategy=strategy, resample=resample,
                     generator=self.generator(seed), **options)
         length = y.shape[-1]
         if length <= self.window:
@@ -247,13 +247,16 @@ class AudioDiffusion:
         if isinstance(self.frontend, LogMel):
             known_x = self.known_frames(known[:, :1])  # [B, 1, L]: frames whose window sees no gap
         else:
-            known_x = known
+            known_x = self.frontend.observed(known)
         if init is not None:
             if init not in BASELINES:
                 raise ValueError(f"init must be one of {sorted(BASELINES)}, got {init!r}")
             options.update(x_init=self.frontend.encode(gain * BASELINES[init](observed, known)), t_init=t_init)
         x = self.restore(y, lambda s, e: Mask(known_x[..., s:e]), **options)
-        out = self.frontend.decode(x, length=n) / gain
+        if isinstance(self.frontend, LogMel):
+            out = self.frontend.decode(x, length=n) / gain
+        else:  # the gaps' samples that best fit x beside the known audio (exact de-emphasis at the edges)
+            out = self.frontend.decode_known(x, gain * wav, known) / gain
         return torch.where(known, wav, out).cpu()
 
     def level_gain(self, wav: Tensor) -> Tensor:

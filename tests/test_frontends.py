@@ -1,6 +1,7 @@
 """Front ends: waveform round trip, log-mel round trip on real audio, tone placement, shapes, configs."""
 from __future__ import annotations
 
+import cmath
 import json
 import math
 from pathlib import Path
@@ -153,10 +154,52 @@ def test_waveform_non_power_of_two_scale_within_an_ulp_and_length():
     assert padded.shape == (2, 1, 1100) and (padded[..., 1000:] == 0).all()
 
 
+def test_preemphasis_is_the_first_order_filter_and_decode_inverts_it():
+    a, scale, sr = 0.9, 2.0, 16000
+    frontend = ad.Waveform(sr, preemphasis=a, scale=scale)
+    t = torch.arange(8000) / sr
+    for hz in (100.0, 1000.0, 7000.0):
+        x = frontend.encode(torch.sin(2 * math.pi * hz * t)[None, None])[0, 0, 1000:]
+        gain = abs(1 - a * cmath.exp(-2j * math.pi * hz / sr)) * scale  # |H(e^{jw})| of 1 - a z^-1
+        assert x.pow(2).mean().sqrt().item() == pytest.approx(gain / math.sqrt(2), rel=2e-3)
+    wav = torch.rand(2, 2, 5000, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    stereo = ad.Waveform(sr, channels=2, preemphasis=a)
+    assert torch.allclose(stereo.decode(stereo.encode(wav)), wav, atol=1e-5)
+
+
+def test_preemphasis_observed_samples_need_their_predecessor():
+    frontend = ad.Waveform(16000, preemphasis=0.5)
+    known = torch.tensor([[[False, True, True, False, False, True, True]]])
+    assert frontend.observed(known).tolist() == [[[False, False, True, False, False, False, True]]]
+    assert torch.equal(ad.Waveform(16000).observed(known), known)
+
+
+def test_decode_known_is_the_least_squares_fill_and_exact_on_clean_input():
+    a, n = 0.9, 300
+    frontend = ad.Waveform(16000, preemphasis=a, scale=2.0)
+    g = torch.Generator().manual_seed(0)
+    wav = torch.randn(1, 1, n, generator=g, dtype=torch.float64)
+    known = torch.ones(1, 1, n, dtype=torch.bool)
+    known[..., :5] = known[..., 100:160] = known[..., 290:] = False  # gaps at the start, inside, at the end
+    assert torch.allclose(frontend.decode_known(frontend.encode(wav), wav, known), wav, atol=1e-9)
+    x = frontend.encode(wav) + 0.3 * torch.randn(1, 1, n, generator=g, dtype=torch.float64)
+    out = frontend.decode_known(x, wav, known)
+    assert torch.equal(out[known], wav[known])
+    # oracle: dense least squares of ||encode(w) - x||^2 over the unknown samples of w, the rest fixed
+    D = torch.eye(n, dtype=torch.float64) - a * torch.diag(torch.ones(n - 1, dtype=torch.float64), -1)
+    free = ~known[0, 0]
+    rhs = x[0, 0] / 2.0 - D[:, ~free] @ wav[0, 0, ~free]
+    best = torch.linalg.lstsq(D[:, free], rhs[:, None]).solution[:, 0]
+    assert torch.allclose(out[0, 0, free], best, atol=1e-9)
+    # plain de-emphasis then keeping the known samples fits x worse
+    plain = torch.where(known, wav, frontend.decode(x))
+    assert (frontend.encode(out) - x).pow(2).sum() < (frontend.encode(plain) - x).pow(2).sum()
+
+
 # --- configs and bad arguments ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("frontend", [
-    ad.Waveform(16000), ad.Waveform(44100, channels=2, scale=0.5),
+    ad.Waveform(16000), ad.Waveform(44100, channels=2, scale=0.5), ad.Waveform(16000, preemphasis=0.9),
     ad.LogMel(16000), ad.LogMel(22050, n_fft=512, hop_length=128, n_mels=40, f_min=50.0, f_max=8000.0,
                                   griffin_lim_iters=8, momentum=0.9),
 ])
@@ -179,6 +222,7 @@ def test_config_round_trip(frontend):
     (lambda: ad.LogMel(16000, hop_length=2048), "hop_length"),
     (lambda: ad.Waveform(16000, channels=3), "channels"),
     (lambda: ad.Waveform(16000, scale=0.0), "scale"),
+    (lambda: ad.Waveform(16000, preemphasis=1.0), "preemphasis"),
     (lambda: ad.Waveform(0), "sample_rate"),
     (lambda: ad.LogMel(16000).encode(torch.zeros(1, 1, 512)), "513"),
     (lambda: ad.LogMel(16000).encode(torch.zeros(1, 2, 4000)), r"\[B, 1, n\]"),

@@ -29,24 +29,36 @@ def piano() -> torch.Tensor:
     return ad.load_audio(DATA / "piano.wav")[0]  # [1, 48000]
 
 
-@pytest.fixture(scope="module")
-def pipe(tmp_path_factory, piano) -> AudioDiffusion:
+def tiny_pipe(directory: Path, piano: torch.Tensor, **frontend) -> AudioDiffusion:
     """The tiny waveform model, 0.125 s training clips, 40 AdamW steps of DSM on piano crops."""
     torch.manual_seed(0)
     config = Config()
     config.train.seconds, config.sample.steps = 0.125, 6
+    for key, value in frontend.items():
+        setattr(config.frontend, key, value)
     frontend = build_frontend(config.frontend)
     model = build_model(config, frontend)
     g = torch.Generator().manual_seed(0)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
     for _ in range(40):
         starts = torch.randint(0, piano.shape[-1] - 2000, (8,), generator=g).tolist()
-        loss = ad.dsm_loss(model, torch.stack([piano[:, s:s + 2000] for s in starts]) * 3, generator=g)
+        crops = torch.stack([piano[:, s:s + 2000] for s in starts]) * 3
+        loss = ad.dsm_loss(model, frontend.encode(crops), generator=g)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    directory = save_model(tmp_path_factory.mktemp("model") / "tiny", model, frontend, config, step=40)
-    return AudioDiffusion.from_pretrained(directory)
+    return AudioDiffusion.from_pretrained(save_model(directory / "tiny", model, frontend, config, step=40))
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory, piano) -> AudioDiffusion:
+    return tiny_pipe(tmp_path_factory.mktemp("model"), piano)
+
+
+@pytest.fixture(scope="module")
+def pre_pipe(tmp_path_factory, piano) -> AudioDiffusion:
+    """The same with a pre-emphasis front end (x = 2 (wav[n] - 0.9 wav[n-1]))."""
+    return tiny_pipe(tmp_path_factory.mktemp("model"), piano, preemphasis=0.9, scale=2.0)
 
 
 def test_missing_model_is_a_one_line_error_saying_how_to_train():
@@ -118,6 +130,30 @@ def test_inpaint_keeps_everything_outside_the_gaps_bit_identical(pipe, piano):
     assert not torch.equal(out[0, :, ~known], torch.zeros_like(out[0, :, ~known]))
     with pytest.raises(ValueError, match="gap"):
         pipe.inpaint(wav, SR, gaps=[(0.4, 0.6)])
+
+
+def test_preemphasis_model_inpaints_bit_exactly_and_warm_starts(pre_pipe, piano):
+    """The fill is decoded by least squares beside the known audio: known samples stay bit-identical
+    (also by windows), and a warm start at a small t_init stays near the LPC fill."""
+    wav, gaps = piano[:, :8000], [(0.2, 0.23), (0.4, 0.41)]
+    known = ad.Mask.from_gaps(gaps, length=8000, rate=SR).known
+    near = pre_pipe.inpaint(wav, SR, gaps=gaps, init="lpc", t_init=0.02, **FAST)[0]
+    cold = pre_pipe.inpaint(wav, SR, gaps=gaps, **FAST)[0]
+    assert torch.equal(near[:, known], wav[:, known]) and torch.equal(cold[:, known], wav[:, known])
+    lpc = ad.lpc_fill(wav, known)[:, ~known]
+    assert (near[:, ~known] - lpc).norm() < 0.3 * (cold[:, ~known] - lpc).norm()
+    long_gaps = [(0.55, 0.57), (1.2, 1.3)]  # 16 windows of 0.125 s
+    out = pre_pipe.inpaint(piano[:, :24000], SR, gaps=long_gaps, **FAST)
+    known = ad.Mask.from_gaps(long_gaps, length=24000, rate=SR).known
+    assert torch.equal(out[0, :, known], piano[:, :24000][:, known]) and torch.isfinite(out).all()
+
+
+def test_preemphasis_model_extends_keeping_the_low_band(pre_pipe, piano):
+    brickwall = LowPass(4000, SR, kind="ideal")
+    wav = LowPass(4000, SR)(piano[None, :, :8000])[0]
+    out = pre_pipe.extend(wav, SR, cutoff_hz=4000, **FAST)[0]
+    assert ((brickwall(out[None]) - brickwall(wav[None])).norm() / brickwall(wav[None]).norm()).item() < 1e-5
+    assert lsd(out, wav, band="high", cutoff_hz=4500, sample_rate=SR).item() > 0.5  # the high band changed
 
 
 def test_inpaint_converts_rate_and_channels(pipe, piano):
