@@ -170,10 +170,11 @@ class Trainer:
             out.update({f"rng.{name}.rank{r}": s for r, s in enumerate(states)})
         return out
 
-    def _check_same_model(self, doc: dict, path: Path, whose: str, advice: str) -> None:
-        """A CheckpointError unless the saved config in `doc` builds the same model (front end, SDE, net, labels)."""
+    def _check_same_model(self, doc: dict, path: Path, whose: str, advice: str,
+                          parts: tuple[str, ...] = ("frontend", "sde", "net", "label_names")) -> None:
+        """A CheckpointError unless the saved config in `doc` has the same `parts` (default: the whole model)."""
         saved = ckpt.saved_config(doc, path)
-        for part in ("frontend", "sde", "net", "label_names"):
+        for part in parts:
             if getattr(saved, part) != getattr(self.config, part):
                 raise ckpt.CheckpointError(f"{path}: {whose} a different {part} config "
                                            f"({getattr(saved, part)}); {advice}")
@@ -204,8 +205,13 @@ class Trainer:
     def _init_from(self, model_dir: Path) -> None:
         """Load a model directory's weights into the online and EMA models; record where they came from."""
         doc = ckpt.read_model_config(model_dir)
-        self._check_same_model(doc, model_dir, "the model has", "fine-tune with the model's own")
-        model, _, _ = ckpt.load(model_dir)
+        # another front end is allowed (e.g. adding pre-emphasis) as long as the net sees as many channels
+        self._check_same_model(doc, model_dir, "the model has", "fine-tune with the model's own",
+                               parts=("sde", "net", "label_names"))
+        model, frontend, _ = ckpt.load(model_dir)
+        if frontend.channels != self.frontend.channels:
+            raise ckpt.CheckpointError(f"{model_dir}: the model's front end gives {frontend.channels} channels, "
+                                       f"this config's {self.frontend.channels}; fine-tune with as many")
         weights = model.state_dict()
         self.model.load_state_dict(weights)
         self.ema.load_state_dict(weights)

@@ -156,6 +156,18 @@ def test_init_from_fine_tunes_a_model_and_records_it(run, folder, tmp_path):
     assert ad.checkpoint.load_state(out / "state.safetensors")[1]["ema_offset"] == base_step
 
 
+def test_init_from_may_change_the_front_end_but_not_its_channel_count(run, folder, tmp_path):
+    out = tmp_path / "pre"
+    result = CliRunner().invoke(main, ["train", "--init-from", str(run), "--data", str(folder), "--out", str(out),
+                                       "--steps", "1", "--no-progress", "--set", "frontend.preemphasis=0.9"])
+    assert result.exit_code == 0, result.output
+    _, frontend, _ = ad.load(out)
+    assert frontend.preemphasis == 0.9
+    result = CliRunner().invoke(main, ["train", "--init-from", str(run), "--data", str(folder), "--out",
+                                       str(tmp_path / "st"), "--no-progress", "--set", "frontend.channels=2"])
+    assert "channels" in _one_error_line(result) and not (tmp_path / "st").exists()
+
+
 def test_init_from_refuses_another_architecture_and_resume(run, folder, tmp_path):
     out = tmp_path / "other"
     result = CliRunner().invoke(main, ["train", "tiny", "--init-from", str(run), "--data", str(folder), "--out",
