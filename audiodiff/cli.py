@@ -240,13 +240,15 @@ MODEL_OPTION = click.option("--model", "model_name", default=None, metavar="NAME
 
 
 def sampling_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--sampler, --steps, --seed, --device, --progress for every sampling command."""
+    """--sampler, --steps, --eps, --seed, --device, --progress for every sampling command."""
     from .sampling import SAMPLERS
 
     options = [
         click.option("--sampler", type=click.Choice(sorted(SAMPLERS)), default=None,
                      help="sampler [default: the model's]"),
         click.option("--steps", type=click.IntRange(min=1), default=None, help="sampler steps [default: the model's]"),
+        click.option("--eps", type=float, default=None,
+                     help="final sampling time, where the last denoise happens [default: the model's; VP 1e-3]"),
         click.option("--seed", type=int, default=0, help="random seed"),
         click.option("--device", default="cpu", help="torch device"),
         click.option("--progress/--no-progress", default=True, help="show progress bars"),
@@ -315,7 +317,8 @@ def rate_note(pipe, sr: int) -> str:
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="output folder")
 @click.option("--plot", is_flag=True, help="also write a spectrogram PNG per clip")
 @cli_errors
-def generate(model_name, n, seconds, label, guidance, sampler, steps, seed, device, progress, out_dir, plot) -> None:
+def generate(model_name, n, seconds, label, guidance, sampler, steps, eps, seed, device, progress, out_dir,
+             plot) -> None:
     """Generate N clips into OUT_DIR as sample_000.wav, ... at the model's sample rate.
 
     A class-conditional model without --label cycles through its classes and names each file after its
@@ -337,8 +340,8 @@ def generate(model_name, n, seconds, label, guidance, sampler, steps, seed, devi
     else:
         n = n or 4
         labels = label
-    wav = pipe.generate(n, seconds, labels=labels, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
-                        progress=progress)
+    wav = pipe.generate(n, seconds, labels=labels, sampler=sampler, steps=steps, eps=eps, guidance=guidance,
+                        seed=seed, progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, clip in enumerate(wav):
         suffix = f"_{labels[i]}" if isinstance(labels, list) else ""
@@ -361,8 +364,8 @@ def generate(model_name, n, seconds, label, guidance, sampler, steps, seed, devi
 @sampling_options
 @click.option("--plot", is_flag=True, help="also write input / output spectrogram PNGs")
 @cli_errors
-def inpaint(input_path, out_path, gaps, init, model_name, strategy, resample, zeta, t_init, sampler, steps, seed,
-            device, progress, plot) -> None:
+def inpaint(input_path, out_path, gaps, init, model_name, strategy, resample, zeta, t_init, sampler, steps, eps,
+            seed, device, progress, plot) -> None:
     """Fill the gaps of IN; samples outside them are kept exactly; OUT is at the model's rate.
 
     \b
@@ -372,7 +375,7 @@ def inpaint(input_path, out_path, gaps, init, model_name, strategy, resample, ze
     wav, sr = load_input(input_path)
     pipe = open_pipeline(model_name, device, "inpaint")
     out = pipe.inpaint(wav, sr, gaps=gaps, init=init, t_init=t_init, strategy=strategy, resample=resample, zeta=zeta,
-                       sampler=sampler, steps=steps, seed=seed, progress=progress)[0]
+                       sampler=sampler, steps=steps, eps=eps, seed=seed, progress=progress)[0]
     write_restored(pipe, wav, sr, out, out_path, plot)
     click.echo(f"wrote {out_path} ({rate_note(pipe, sr)}); filled {len(gaps)} gap(s)")
 
@@ -394,7 +397,7 @@ def inpaint(input_path, out_path, gaps, init, model_name, strategy, resample, ze
 @click.option("--plot", is_flag=True, help="also write input / output spectrogram PNGs")
 @cli_errors
 def extend(input_path, out_path, cutoff, kind, init, silence_db, no_gate, model_name, strategy, resample, zeta,
-           t_init, sampler, steps, seed, device, progress, plot) -> None:
+           t_init, sampler, steps, eps, seed, device, progress, plot) -> None:
     """Bandwidth extension of IN above --cutoff Hz; OUT is at the model's rate.
 
     \b
@@ -405,7 +408,7 @@ def extend(input_path, out_path, cutoff, kind, init, silence_db, no_gate, model_
     pipe = open_pipeline(model_name, device, "extend")
     out = pipe.extend(wav, sr, cutoff_hz=cutoff, kind=kind, init=init, t_init=t_init,
                       silence_db=None if no_gate else silence_db, strategy=strategy, resample=resample, zeta=zeta,
-                      sampler=sampler, steps=steps, seed=seed, progress=progress)[0]
+                      sampler=sampler, steps=steps, eps=eps, seed=seed, progress=progress)[0]
     write_restored(pipe, wav, sr, out, out_path, plot)
     click.echo(f"wrote {out_path} ({rate_note(pipe, sr)}); band above {cutoff:g} Hz generated")
 
@@ -438,7 +441,7 @@ def write_restored(pipe, wav, sr: int, out, out_path: Path, plot: bool) -> None:
 @sampling_options
 @cli_errors
 def evaluate(model_name, task, data, gap_ms, cutoff, seconds, limit, out_prefix, init, strategy, resample, zeta,
-             t_init, sampler, steps, seed, device, progress) -> None:
+             t_init, sampler, steps, eps, seed, device, progress) -> None:
     """Compare MODEL with the classical baselines on --data: mean ± std over files, saved as CSV and JSON.
 
     \b
@@ -457,7 +460,7 @@ def evaluate(model_name, task, data, gap_ms, cutoff, seconds, limit, out_prefix,
     pipe = open_pipeline(model_name, device, "evaluate")
     rows = run_evaluation(pipe, data, task=task, gaps_ms=gaps_ms, cutoff_hz=cutoff, seconds=seconds, limit=limit,
                           init=init, t_init=t_init, strategy=strategy, resample=resample, zeta=zeta, sampler=sampler,
-                          steps=steps, seed=seed, progress=progress)
+                          steps=steps, eps=eps, seed=seed, progress=progress)
     summary = summarize(rows)
     paths = write_results(out_prefix or Path(f"evaluate_{task}"), rows, summary)
     click.echo(format_table(summary))

@@ -69,6 +69,18 @@ def test_generate_writes_wavs_and_spectrograms(model_dir, tmp_path):
         assert (out / f"sample_{i:03d}.png").stat().st_size > 1000
 
 
+def test_eps_sets_the_final_sampling_time(model_dir, clip, tmp_path):
+    """--eps moves where sampling stops: the same seed fills a gap otherwise, and the model's own eps alike."""
+    fills = {}
+    for name, flags in (("default", []), ("model_eps", ["--eps", 1e-3]), ("late", ["--eps", 0.05])):
+        out = tmp_path / f"{name}.wav"
+        result = invoke("inpaint", clip, "-o", out, "--gap", "0.2:0.25", "--model", model_dir, *flags, *QUIET)
+        assert result.exit_code == 0, result.output
+        fills[name] = sf.read(out)[0][3200:4000]
+    assert np.array_equal(fills["default"], fills["model_eps"])  # VP's default eps is 1e-3
+    assert not np.allclose(fills["default"], fills["late"], atol=1e-3)
+
+
 def test_generate_without_a_model_says_how_to_train(tmp_path):
     result = invoke("generate", "--model", tmp_path / "absent", "-o", tmp_path / "gen", *QUIET)
     assert_one_line_error(result, "not found", "audiodiff train")
@@ -111,7 +123,8 @@ def test_extend_keeps_silence_unless_told_not_to(model_dir, clip, tmp_path):
     assert np.abs(sf.read(ungated)[0][:lead]).max() > 0
 
 
-@pytest.mark.parametrize("case", ["missing", "corrupt", "gap outside", "cutoff above nyquist"])
+@pytest.mark.parametrize("case", ["missing", "corrupt", "gap outside", "cutoff above nyquist",
+                                  "eps outside (0, T)"])
 def test_bad_inputs_give_one_line_and_no_output(model_dir, clip, tmp_path, case):
     out = tmp_path / "out.wav"
     corrupt = tmp_path / "corrupt.wav"
@@ -121,6 +134,7 @@ def test_bad_inputs_give_one_line_and_no_output(model_dir, clip, tmp_path, case)
         "corrupt": (["inpaint", corrupt, "--gap", "0.1:0.2"], ["corrupt.wav"]),
         "gap outside": (["inpaint", clip, "--gap", "0.4:0.9"], ["gap 0.4:0.9"]),
         "cutoff above nyquist": (["extend", clip, "--cutoff", 9000], ["9000", "Nyquist"]),
+        "eps outside (0, T)": (["inpaint", clip, "--gap", "0.1:0.2", "--eps", 0], ["eps"]),
     }[case]
     result = invoke(*args, "-o", out, "--model", model_dir, *QUIET)
     assert_one_line_error(result, *words)
