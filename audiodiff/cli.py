@@ -128,6 +128,8 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
                               seed=t.seed, label_names=dataset.label_names if t.labels else None)
         except ValueError as e:
             click.echo(f"Warning: no validation set ({one_line(e)})", err=True)
+    if recipe is None and base is not None:  # fine-tuning on the base's config: its recipe is ours
+        recipe = ckpt.read_model_config(base).get("info", {}).get("recipe")
     info = {"recipe": recipe, "command": shlex.join(sys.argv), "data": os.fspath(data)}
     if resume:  # keep the run's provenance: the first command, and every resume after it
         previous = saved_info(out)

@@ -145,7 +145,9 @@ def test_init_from_fine_tunes_a_model_and_records_it(run, folder, tmp_path):
     assert result.exit_code == 0, result.output
     base, _, _ = ad.load(run)
     tuned, _, config = ad.load(out, weights="raw")
-    assert config.net == ad.load(run)[2].net  # RECIPE left out: the model's own config
+    assert config.net == ad.load(run)[2].net  # RECIPE left out: the model's own config, and its recipe
+    assert json.loads((out / "config.json").read_text())["info"]["recipe"] == \
+        json.loads((run / "config.json").read_text())["info"]["recipe"]
     # one small step from the base weights: every tensor stays near them (a fresh init would not)
     for (name, b), t in zip(base.state_dict().items(), tuned.state_dict().values()):
         assert torch.allclose(b, t, atol=1e-3), name
