@@ -67,3 +67,16 @@ def test_rtf_times_every_job(model_dir, tmp_path):
     rows = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert [r["job"] for r in rows] == ["generate", "inpaint", "extend"]
     assert all(r["wall_s"] > 0 and r["rtf"] == pytest.approx(r["wall_s"] / 0.5, abs=1e-3) for r in rows)
+
+
+def test_gap_noise_shaped_error_costs_less_than_white(tmp_path):
+    """bench/gap_noise.py on the repo's speech and piano clips: the LSD of the truth plus an error grows with
+    the error's level, and de-emphasis-shaped error of the same relative level costs less than white."""
+    gap_noise = load_script("gap_noise")
+    result = gap_noise.main(["--data", str(DATA), "--gap-ms", "50", "--limit", "2", "--out", str(tmp_path / "g")])
+    lsd = result["mean_lsd"]
+    assert result["clips"] == 2 and {"lpc", "zeros", "linear"} <= set(lsd)
+    for kind in ("white", "shaped"):
+        assert lsd[f"{kind} 0.01"] < lsd[f"{kind} 0.03"] < lsd[f"{kind} 0.08"]
+    assert all(lsd[f"shaped {r:g}"] < lsd[f"white {r:g}"] for r in gap_noise.LEVELS)
+    assert json.loads((tmp_path / "g.json").read_text())["gap_ms"] == 50 and (tmp_path / "g.md").exists()
