@@ -138,10 +138,15 @@ def test_export_sets_sampling_defaults_and_refuses_other_sections(run, tmp_path)
     assert "sample" in error and not (tmp_path / "t").exists()
 
 
+def fine_tune(run, folder, out, *extra):
+    """`audiodiff train --init-from RUN` on `folder` into `out`, quietly, with `extra` arguments."""
+    return CliRunner().invoke(main, ["train", "--init-from", str(run), "--data", str(folder), "--out", str(out),
+                                     "--no-progress", *extra])
+
+
 def test_init_from_fine_tunes_a_model_and_records_it(run, folder, tmp_path):
     out = tmp_path / "tuned"
-    result = CliRunner().invoke(main, ["train", "--init-from", str(run), "--data", str(folder), "--out", str(out),
-                                       "--steps", "1", "--no-progress", "--set", "train.lr=1e-5"])
+    result = fine_tune(run, folder, out, "--steps", "1", "--set", "train.lr=1e-5")
     assert result.exit_code == 0, result.output
     base, _, _ = ad.load(run)
     tuned, _, config = ad.load(out, weights="raw")
@@ -160,13 +165,11 @@ def test_init_from_fine_tunes_a_model_and_records_it(run, folder, tmp_path):
 
 def test_init_from_may_change_the_front_end_but_not_its_channel_count(run, folder, tmp_path):
     out = tmp_path / "pre"
-    result = CliRunner().invoke(main, ["train", "--init-from", str(run), "--data", str(folder), "--out", str(out),
-                                       "--steps", "1", "--no-progress", "--set", "frontend.preemphasis=0.9"])
+    result = fine_tune(run, folder, out, "--steps", "1", "--set", "frontend.preemphasis=0.9")
     assert result.exit_code == 0, result.output
     _, frontend, _ = ad.load(out)
     assert frontend.preemphasis == 0.9
-    result = CliRunner().invoke(main, ["train", "--init-from", str(run), "--data", str(folder), "--out",
-                                       str(tmp_path / "st"), "--no-progress", "--set", "frontend.channels=2"])
+    result = fine_tune(run, folder, tmp_path / "st", "--set", "frontend.channels=2")
     assert "channels" in _one_error_line(result) and not (tmp_path / "st").exists()
 
 
