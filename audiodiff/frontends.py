@@ -1,6 +1,7 @@
 """Front ends: audio [B, ch, n] <-> the 1D model signal x [B, C, L] that the score model sees.
 
-Waveform: x is the audio itself (times a fixed scale), C = audio channels, L = n; mono or stereo.
+Waveform: x is the audio itself (times a fixed scale, optionally pre-emphasised), C = audio channels,
+          L = n; mono or stereo.
 LogMel:   x is a normalised log-mel spectrogram, C = n_mels, L = frames; mono audio only (stereo is for
           Waveform). Decoding needs no vocoder: non-negative least squares through the mel filterbank, then
           Griffin-Lim (Griffin & Lim 1984) with momentum (Perraudin et al. 2013). Lower quality than a vocoder.
