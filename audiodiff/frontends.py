@@ -43,6 +43,11 @@ class Frontend(ABC):
     def decode(self, x: Tensor, *, length: int | None = None) -> Tensor:
         """Model signal [B, channels, L] -> audio [B, audio_channels, n]; n = `length` when given."""
 
+    def decode_known(self, x: Tensor, wav: Tensor, known: Tensor) -> Tensor:
+        """Audio like `wav` [B, audio_channels, n]: `wav` where `known` (bool, broadcast to wav), the decoded
+        x [B, channels, L] elsewhere (inpainting's output before the gain is undone)."""
+        return torch.where(known, wav, self.decode(x, length=wav.shape[-1]))
+
     @abstractmethod
     def frames(self, n: int) -> int:
         """Length L of the model signal for n audio samples."""
@@ -133,14 +138,13 @@ class Waveform(Frontend):
         return torch.cat([known[..., :1], known[..., 1:] & known[..., :-1]], -1)
 
     def decode_known(self, x: Tensor, wav: Tensor, known: Tensor) -> Tensor:
-        """Audio [B, ch, n] equal to `wav` where `known` (bool, like wav) and, in each gap, the samples
-        whose encoding best fits x [B, ch, n] (least squares over the gap's encoded samples, its known
-        neighbours held fixed). Without pre-emphasis that is x / scale; with it, plain de-emphasis would
-        drift and jump at a gap's right edge, where the fill's running sum meets the known audio."""
+        """With pre-emphasis, each gap gets the samples whose encoding best fits x [B, ch, n] (least squares
+        over the gap's encoded samples, its known neighbours held fixed): plain de-emphasis would drift and
+        jump at a gap's right edge, where the fill's running sum meets the known audio."""
+        if not self.preemphasis:
+            return super().decode_known(x, wav, known)
         self.check_x(x)
         known = known.expand_as(wav)
-        if not self.preemphasis:
-            return torch.where(known, wav, x / self.scale)
         a = self.preemphasis
         target = (x / self.scale).detach().cpu().double().numpy().reshape(-1, x.shape[-1])
         out = wav.detach().cpu().double().numpy().reshape(-1, wav.shape[-1]).copy()
