@@ -23,23 +23,13 @@ import torch
 from audiodiff.audio import load, normalize
 from audiodiff.baselines import BASELINES
 from audiodiff.evaluation import audio_files, centred_gap, gap_lsd, silent_gap
+from audiodiff.frontends import Waveform
 
 LEVELS = (0.01, 0.03, 0.08)
 
 
-def preemphasis(x: torch.Tensor, a: float) -> torch.Tensor:
-    return torch.cat([x[..., :1], x[..., 1:] - a * x[..., :-1]], -1)
-
-
-def deemphasis(x: torch.Tensor, a: float) -> torch.Tensor:
-    out = x.clone()
-    for n in range(1, x.shape[-1]):  # gaps are short: a plain loop is fast enough
-        out[..., n] += a * out[..., n - 1]
-    return out
-
-
-def clip_rows(ref: torch.Tensor, ms: float, a: float, generator: torch.Generator) -> dict[str, float]:
-    """Gap LSD [name -> value] for one clip ref [1, n] (float64, peak-normalised)."""
+def clip_rows(ref: torch.Tensor, ms: float, frontend: Waveform, generator: torch.Generator) -> dict[str, float]:
+    """Gap LSD [name -> value] for one clip ref [1, n] (float64, peak-normalised); `frontend` pre-emphasises."""
     n = ref.shape[-1]
     start, width = centred_gap(n, ms, 16000)
     known = torch.ones(1, n, dtype=torch.bool)
@@ -48,8 +38,8 @@ def clip_rows(ref: torch.Tensor, ms: float, a: float, generator: torch.Generator
             for name, fill in BASELINES.items()}
     gap = slice(start, start + width)
     z = torch.randn(width, generator=generator, dtype=torch.float64)
-    e = preemphasis(ref, a)[0, gap]
-    shaped_unit = deemphasis(z * e.pow(2).mean().sqrt(), a)
+    e = frontend.encode(ref[None])[0, 0, gap]
+    shaped_unit = frontend.decode((z * e.pow(2).mean().sqrt())[None, None])[0, 0]
     for r in LEVELS:
         for name, error in (("white", r * ref[0, gap].pow(2).mean().sqrt() * z), ("shaped", r * shaped_unit)):
             noisy = ref.clone()
@@ -69,13 +59,14 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default=None, help="write JSON here and markdown next to it (.md)")
     args = p.parse_args(argv)
     generator = torch.Generator().manual_seed(args.seed)
+    frontend = Waveform(16000, preemphasis=args.preemphasis)
     per_clip = []
     for path in audio_files(args.data):
         ref, _ = load(path, 16000)
         ref = ref[:1, : int(args.seconds * 16000) if args.seconds else None]
         if ref.shape[-1] < 4 * args.gap_ms * 16 or silent_gap(ref, [args.gap_ms], 16000):
             continue
-        per_clip.append(clip_rows(normalize(ref.double(), "peak"), args.gap_ms, args.preemphasis, generator))
+        per_clip.append(clip_rows(normalize(ref.double(), "peak"), args.gap_ms, frontend, generator))
         if len(per_clip) == args.limit:
             break
     if not per_clip:
