@@ -100,6 +100,7 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
         if resume:
             raise click.UsageError("--init-from starts a new run; --resume continues one: pass one of them")
         base = resolve_model(init_from)
+        base_doc = ckpt.read_model_config(base)
     if resume:
         config = ckpt.saved_config(ckpt.load_state(state)[1], state)
         if recipe is not None:
@@ -114,7 +115,7 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
         if recipe is not None:
             config = load_recipe(recipe)
         else:  # fine-tuning with no recipe: the base model's own config
-            config = ckpt.saved_config(ckpt.read_model_config(base), base)
+            config = ckpt.saved_config(base_doc, base)
     config = apply_overrides(config, list(overrides) + ([f"train.steps={steps}"] if steps is not None else []))
     t = config.train
     frontend = build_frontend(config.frontend)
@@ -129,7 +130,7 @@ def train(recipe: str | None, data: Path, out: Path, overrides: tuple[str, ...],
         except ValueError as e:
             click.echo(f"Warning: no validation set ({one_line(e)})", err=True)
     if recipe is None and base is not None:  # fine-tuning on the base's config: its recipe is ours
-        recipe = ckpt.read_model_config(base).get("info", {}).get("recipe")
+        recipe = base_doc.get("info", {}).get("recipe")
     info = {"recipe": recipe, "command": shlex.join(sys.argv), "data": os.fspath(data)}
     if resume:  # keep the run's provenance: the first command, and every resume after it
         previous = saved_info(out)
