@@ -70,6 +70,7 @@ class TrainConfig:
     batch_size: int = 16           # global batch, split over DDP ranks
     steps: int = 100_000
     warmup: int = 1000             # linear learning-rate warm-up steps
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # after warm-up; cosine reaches 0 at `steps`
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     ema_decay: float = 0.999

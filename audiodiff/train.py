@@ -249,9 +249,15 @@ class Trainer:
 
     # --- the loop -----------------------------------------------------------------------------------
     def lr_at(self, step: int) -> float:
-        """Linear warm-up from lr / warmup to lr over `warmup` steps, then constant."""
+        """Linear warm-up from lr / warmup to lr over `warmup` steps, then constant, or with
+        lr_schedule="cosine" lr (1 + cos(pi p)) / 2 at progress p from the warm-up's end to train.steps
+        (annealing: Loshchilov & Hutter 2017, without restarts)."""
         t = self.config.train
-        return t.lr * min(1.0, (step + 1) / t.warmup) if t.warmup > 0 else t.lr
+        lr = t.lr * min(1.0, (step + 1) / t.warmup) if t.warmup > 0 else t.lr
+        if t.lr_schedule == "cosine" and step >= t.warmup:
+            progress = min(1.0, (step - t.warmup) / max(1, t.steps - t.warmup))
+            lr *= 0.5 * (1 + math.cos(math.pi * progress))
+        return lr
 
     @torch.no_grad()
     def _update_ema(self) -> None:

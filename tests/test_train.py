@@ -56,6 +56,24 @@ def test_tiny_model_overfits_a_tiny_folder(folder, tmp_path):
     assert held_loss(trainer.ema) < before / 1.5
 
 
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_learning_rate_schedule(folder, tmp_path, schedule):
+    """Warm-up rises linearly to lr; then constant, or cosine: lr/2 halfway to train.steps, ~0 at the end and
+    falling throughout. The optimizer runs at the schedule's value."""
+    config = tiny_config("train.lr=1e-3", "train.warmup=10", "train.steps=110", f"train.lr_schedule={schedule}")
+    trainer = Trainer(config, _dataset(folder, config), tmp_path / "run", progress=False)
+    lr = [trainer.lr_at(s) for s in range(110)]
+    assert lr[0] == pytest.approx(1e-4) and lr[9] == pytest.approx(1e-3)
+    if schedule == "constant":
+        assert lr[9:] == [pytest.approx(1e-3)] * 101
+    else:
+        assert lr[60] == pytest.approx(5e-4)
+        assert lr[-1] == pytest.approx(0.0, abs=1e-6) and lr[-1] > 0
+        assert all(a > b for a, b in zip(lr[10:], lr[11:]))
+    trainer.train(12)
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(lr[11])
+
+
 def test_resume_is_bit_exact(folder, tmp_path):
     """6 steps straight == 3 steps, a fresh Trainer resuming, 3 more: raw and EMA weights identical (dropout,
     label dropout and random crops all in play)."""
