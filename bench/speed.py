@@ -152,7 +152,8 @@ class Job:
         net, self.denoise = build(spec)
         self.net = net.to(device)
         self.params = sum(p.numel() for p in self.net.parameters())
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=1e-4)
+        # the optimizer audiodiff's Trainer runs (fused: one kernel for all parameters), for every network
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=1e-4, fused=True)
         g = torch.Generator().manual_seed(seed)
         self.x0 = (0.3 * torch.randn(batch, 1, LENGTH, generator=g)).to(device)
         self.t = torch.rand(batch, generator=g).clamp_min(1e-3).to(device)
