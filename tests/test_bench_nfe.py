@@ -82,7 +82,7 @@ def test_gap_noise_shaped_error_costs_less_than_white(tmp_path):
     assert json.loads((tmp_path / "g.json").read_text())["gap_ms"] == 50 and (tmp_path / "g.md").exists()
 
 
-def test_gap_noise_model_denoiser_floor(tmp_path):
+def test_gap_noise_model_denoiser_floor():
     """--model: the truth diffused to t and denoised once by the shipped speech model; the gap's error grows with
     t (0.17 / 0.25 / 0.32 measured at t = 1e-4 / 1e-3 / 1e-2 on 16 klettres clips) and stays far below zeros."""
     gap_noise = load_script("gap_noise")
@@ -90,4 +90,3 @@ def test_gap_noise_model_denoiser_floor(tmp_path):
     lsd = result["mean_lsd"]
     assert result["model"] == "speech" and result["denoise_times"] == list(gap_noise.DENOISE_TIMES)
     assert lsd["denoised t=0.0001"] < lsd["denoised t=0.01"] < lsd["zeros"]
-
