@@ -43,6 +43,11 @@ class Frontend(ABC):
     def decode(self, x: Tensor, *, length: int | None = None) -> Tensor:
         """Model signal [B, channels, L] -> audio [B, audio_channels, n]; n = `length` when given."""
 
+    @abstractmethod
+    def observed(self, known: Tensor) -> Tensor:
+        """Which entries of the model signal a bool mask `known` [B, audio_channels, n] of the audio determines
+        -> bool [B, channels or 1, L] (the mask inpainting holds fixed)."""
+
     def decode_known(self, x: Tensor, wav: Tensor, known: Tensor) -> Tensor:
         """Audio like `wav` [B, audio_channels, n]: `wav` where `known` (bool, broadcast to wav), the decoded
         x [B, channels, L] elsewhere (inpainting's output before the gain is undone)."""
@@ -233,6 +238,13 @@ class LogMel(Frontend):
 
     def frames(self, n: int) -> int:
         return int(n) // self.hop_length + 1
+
+    def observed(self, known: Tensor) -> Tensor:
+        """Frames [B, 1, L] of the STFT (centred windows of n_fft) that contain only known samples."""
+        gaps = (~known[:, :1]).float()
+        pad = self.n_fft // 2
+        hit = torch.nn.functional.max_pool1d(torch.nn.functional.pad(gaps, (pad, pad)), self.n_fft, self.hop_length)
+        return hit[..., : self.frames(known.shape[-1])] == 0
 
     @property
     def min_samples(self) -> int:

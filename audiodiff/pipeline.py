@@ -244,10 +244,7 @@ class AudioDiffusion:
         observed = torch.where(known, wav, torch.zeros_like(wav))
         gain = self.level_gain(observed)  # the model knows audio at its training set's level
         y = self.frontend.encode(gain * observed)
-        if isinstance(self.frontend, LogMel):
-            known_x = self.known_frames(known[:, :1])  # [B, 1, L]: frames whose window sees no gap
-        else:
-            known_x = self.frontend.observed(known)
+        known_x = self.frontend.observed(known)  # what the known audio fixes: samples, or whole STFT frames
         if init is not None:
             if init not in BASELINES:
                 raise ValueError(f"init must be one of {sorted(BASELINES)}, got {init!r}")
@@ -259,14 +256,6 @@ class AudioDiffusion:
     def level_gain(self, wav: Tensor) -> Tensor:
         """Gain [B, 1, 1] taking wav [B, ch, n] to the training set's level (config.train.normalize)."""
         return per_sample(normalization_gain(wav, self.config.train.normalize), wav)
-
-    def known_frames(self, known: Tensor) -> Tensor:
-        """Frames [B, 1, L] of the STFT (centred windows of n_fft) that contain only known samples."""
-        f = self.frontend
-        gaps = (~known).float()
-        pad = f.n_fft // 2
-        hit = torch.nn.functional.max_pool1d(torch.nn.functional.pad(gaps, (pad, pad)), f.n_fft, f.hop_length)
-        return hit[..., : f.frames(known.shape[-1])] == 0
 
     @torch.no_grad()
     def extend(self, wav: Tensor, sample_rate: int, *, cutoff_hz: float, kind: str = "fir",

@@ -269,7 +269,7 @@ def mel_pipe(tmp_path_factory) -> AudioDiffusion:
 def test_log_mel_inpainting_masks_frames_and_keeps_audio_outside_gaps(mel_pipe, piano):
     wav = piano[:, :8000]
     known = ad.Mask.from_gaps([(0.2, 0.25)], length=8000, rate=SR).known
-    frames = mel_pipe.known_frames(known[None, None])
+    frames = mel_pipe.frontend.observed(known[None, None])
     assert frames.shape == (1, 1, 8000 // 128 + 1)
     # a frame is unknown iff its centred 512-sample window touches the gap [3200, 4000)
     assert [i for i in range(frames.shape[-1]) if not frames[0, 0, i]] == list(range(24, 34))
