@@ -34,8 +34,10 @@ LEVELS = (0.01, 0.03, 0.08)
 DENOISE_TIMES = (1e-4, 1e-3, 1e-2)
 
 
-def clip_rows(ref: torch.Tensor, ms: float, frontend: Waveform, generator: torch.Generator) -> dict[str, float]:
-    """Gap LSD [name -> value] for one clip ref [1, n] (float64, peak-normalised); `frontend` pre-emphasises."""
+def clip_rows(ref: torch.Tensor, ms: float, frontend: Waveform, generator: torch.Generator,
+              pipe: AudioDiffusion | None = None) -> dict[str, float]:
+    """Gap LSD [name -> value] for one clip ref [1, n] (float64, peak-normalised); `frontend` pre-emphasises;
+    with `pipe`, also its denoiser's rows."""
     n = ref.shape[-1]
     start, width = centred_gap(n, ms, 16000)
     known = torch.ones(1, n, dtype=torch.bool)
@@ -51,17 +53,17 @@ def clip_rows(ref: torch.Tensor, ms: float, frontend: Waveform, generator: torch
             noisy = ref.clone()
             noisy[0, gap] += error
             rows[f"{name} {r:g}"] = gap_lsd(noisy, ref, start, width).item()
+    if pipe is not None:
+        rows.update(denoised_rows(ref, start, width, known, pipe, generator))
     return rows
 
 
 @torch.no_grad()
-def denoised_rows(ref: torch.Tensor, ms: float, pipe: AudioDiffusion, generator: torch.Generator) -> dict[str, float]:
-    """Gap LSD [name -> value] of the truth ref [1, n] diffused to each of DENOISE_TIMES and denoised once."""
-    n = ref.shape[-1]
-    start, width = centred_gap(n, ms, 16000)
-    known = torch.ones(1, 1, n, dtype=torch.bool)
-    known[..., start:start + width] = False
-    wav = ref.float()[None]
+def denoised_rows(ref: torch.Tensor, start: int, width: int, known: torch.Tensor, pipe: AudioDiffusion,
+                  generator: torch.Generator) -> dict[str, float]:
+    """Gap LSD [name -> value] of the truth ref [1, n] (gap [start, start + width), `known` [1, n]) diffused to
+    each of DENOISE_TIMES and denoised once."""
+    wav, known = ref.float()[None], known[None]
     gain = pipe.level_gain(wav)
     x0, score = pipe.frontend.encode(gain * wav), pipe.score()
     rows = {}
@@ -97,10 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
         if ref.shape[-1] < 4 * args.gap_ms * 16 or silent_gap(ref, [args.gap_ms], 16000):
             continue
         ref = normalize(ref.double(), "peak")
-        rows = clip_rows(ref, args.gap_ms, frontend, generator)
-        if pipe is not None:
-            rows.update(denoised_rows(ref, args.gap_ms, pipe, generator))
-        per_clip.append(rows)
+        per_clip.append(clip_rows(ref, args.gap_ms, frontend, generator, pipe))
         if len(per_clip) == args.limit:
             break
     if not per_clip:
