@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (SAMPLE_RATE, ClipWriter, active_chunks, cli,  # noqa: E402
+from _common import (PREEMPHASIS, SAMPLE_RATE, SCALE, ClipWriter, active_chunks, cli,  # noqa: E402
                      load_mono, require_file, require_tool, safe_name, split_of, trim_silence)
 
 from audiodiff.audio import normalize_peak  # noqa: E402
@@ -137,7 +137,7 @@ def config() -> Config:
     """Unconditional waveform model of 16 kHz music, 0.5 s crops, VP SDE (shipped default `music`); training
     times and sampling defaults as recipes/klettres.py's speech model (see there why)."""
     return Config(
-        frontend=FrontendConfig(name="waveform", sample_rate=SAMPLE_RATE),
+        frontend=FrontendConfig(name="waveform", sample_rate=SAMPLE_RATE, preemphasis=PREEMPHASIS, scale=SCALE),
         sde=SDEConfig(name="vp"),
         net=NetConfig(preset="small"),
         train=TrainConfig(lr=3e-4, batch_size=16, steps=100_000, warmup=1000, seconds=0.5, labels=False,

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (SAMPLE_RATE, ClipWriter, LayoutError, cli,  # noqa: E402
+from _common import (PREEMPHASIS, SAMPLE_RATE, SCALE, ClipWriter, LayoutError, cli,  # noqa: E402
                      load_mono, require_dir, require_tool, safe_name, split_of, trim_silence)
 
 from audiodiff.audio import is_silent  # noqa: E402
@@ -113,7 +113,7 @@ def config() -> Config:
     below the noise levels where uniform VP times spend most examples. Sampling runs on 1 s windows (the net is
     convolutional); restoration starts warm from the classical fill (bench/nfe.py measured the choice)."""
     return Config(
-        frontend=FrontendConfig(name="waveform", sample_rate=SAMPLE_RATE),
+        frontend=FrontendConfig(name="waveform", sample_rate=SAMPLE_RATE, preemphasis=PREEMPHASIS, scale=SCALE),
         sde=SDEConfig(name="vp"),
         net=NetConfig(preset="small"),
         train=TrainConfig(lr=3e-4, batch_size=16, steps=100_000, warmup=1000, seconds=0.5, labels=False,

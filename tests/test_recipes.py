@@ -312,6 +312,19 @@ def test_config_round_trips_and_fits_the_shipped_size(name):
     assert params * 4 <= 15e6  # float32 weights within the 15 MB a shipped default may take
 
 
+@pytest.mark.parametrize("name,model", [("espeak_digits", "digits"), ("klettres", "speech"), ("chorales", "music")])
+def test_recipe_config_builds_what_is_shipped(name, model):
+    """Training from a recipe gives the shipped model's front end (pre-emphasis included), SDE, network and
+    sampling defaults: what the recipe trains is what `--model` loads."""
+    from audiodiff.config import Config
+    from audiodiff.pipeline import PRETRAINED_DIR
+    recipe = importlib.import_module(name).config().to_dict()
+    saved = json.loads((PRETRAINED_DIR / model / "config.json").read_text())["config"]
+    shipped = Config.from_dict(saved).to_dict()  # fields added since it was saved take their defaults
+    for section in ("frontend", "sde", "net", "sample"):
+        assert recipe[section] == shipped[section], section
+
+
 def test_train_command_runs_the_library_on_prepared_clips(tmp_path):
     sc09 = importlib.import_module("sc09")
     make_speech_commands(tmp_path / "raw")
