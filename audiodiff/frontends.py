@@ -166,6 +166,9 @@ class Waveform(Frontend):
                 diag = np.full(m, 1 + a * a)
                 if e >= n:
                     diag[-1] = 1.0  # no equation past the end
+                if m == 1:  # scipy's banded solver rejects a 1 x 1 system
+                    row[s] = rhs[0] / diag[0]
+                    continue
                 bands = np.stack([np.concatenate([[0.0], np.full(m - 1, -a)]), diag])  # upper form
                 row[s:e] = solveh_banded(bands, rhs)
         filled = torch.from_numpy(out).reshape(wav.shape).to(wav)

@@ -174,6 +174,15 @@ def test_preemphasis_observed_samples_need_their_predecessor():
     assert torch.equal(ad.Waveform(16000).observed(known), known)
 
 
+@pytest.mark.parametrize("gap", [[0], [150], [299], [0, 1, 299]])
+def test_decode_known_fills_one_sample_gaps(gap):
+    frontend = ad.Waveform(16000, preemphasis=0.9)
+    wav = torch.randn(1, 1, 300, dtype=torch.float64)
+    known = torch.ones(1, 1, 300, dtype=torch.bool)
+    known[..., gap] = False
+    assert torch.allclose(frontend.decode_known(frontend.encode(wav), wav, known), wav, atol=1e-9)
+
+
 def test_decode_known_is_the_least_squares_fill_and_exact_on_clean_input():
     a, n = 0.9, 300
     frontend = ad.Waveform(16000, preemphasis=a, scale=2.0)
@@ -181,6 +190,7 @@ def test_decode_known_is_the_least_squares_fill_and_exact_on_clean_input():
     wav = torch.randn(1, 1, n, generator=g, dtype=torch.float64)
     known = torch.ones(1, 1, n, dtype=torch.bool)
     known[..., :5] = known[..., 100:160] = known[..., 290:] = False  # gaps at the start, inside, at the end
+    known[..., 200] = known[..., 202] = False  # one-sample gaps (clicks, declipping's short runs)
     assert torch.allclose(frontend.decode_known(frontend.encode(wav), wav, known), wav, atol=1e-9)
     x = frontend.encode(wav) + 0.3 * torch.randn(1, 1, n, generator=g, dtype=torch.float64)
     out = frontend.decode_known(x, wav, known)
