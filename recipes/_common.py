@@ -15,6 +15,7 @@ import csv
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -93,6 +94,24 @@ def require_dir(path: str | Path, *, what: str) -> Path:
     if not path.is_dir():
         raise LayoutError(f"expected {what} at {path} (directory not found)")
     return path
+
+
+def fetch_deb(package: str, raw_dir: str | Path) -> Path:
+    """`apt-get download PACKAGE` into raw_dir (unless its .deb is there) and unpack it there with `dpkg -x`."""
+    raw_dir = Path(raw_dir)
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    apt = require_tool("apt-get", package="apt")
+    dpkg = require_tool("dpkg", package="dpkg")
+    debs = sorted(raw_dir.glob(f"{package}_*.deb"))
+    if not debs:
+        result = subprocess.run([apt, "download", package], cwd=raw_dir, capture_output=True, text=True)
+        debs = sorted(raw_dir.glob(f"{package}_*.deb"))
+        if not debs:
+            raise ValueError(f"`apt-get download {package}` in {raw_dir} failed: "
+                             f"{(result.stderr.strip().splitlines() or ['no .deb written'])[-1]} "
+                             "(run `apt-get update` first?)")
+    subprocess.run([dpkg, "-x", str(debs[-1]), str(raw_dir)], check=True, capture_output=True)
+    return raw_dir
 
 
 def find_root(raw_dir: str | Path, name: str, marker: str, *, expected: str) -> Path:

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (PREEMPHASIS, SAMPLE_RATE, SCALE, ClipWriter, LayoutError, cli,  # noqa: E402
-                     load_mono, require_dir, require_tool, safe_name, split_of, trim_silence)
+                     fetch_deb, load_mono, require_dir, safe_name, split_of, trim_silence)
 
 from audiodiff.audio import is_silent  # noqa: E402
 from audiodiff.config import Config, FrontendConfig, NetConfig, SampleConfig, SDEConfig, TrainConfig  # noqa: E402
@@ -33,24 +32,6 @@ from audiodiff.config import Config, FrontendConfig, NetConfig, SampleConfig, SD
 KINDS = ("alpha", "syllab")  # letters, syllables
 DEFAULT_OUT = "/work/data/klettres"
 DEFAULT_RAW = "/work/data/raw/klettres"
-
-
-def fetch(raw_dir: str | Path) -> Path:
-    """`apt-get download klettres-data` into raw_dir and unpack it there with `dpkg -x`; returns raw_dir."""
-    raw_dir = Path(raw_dir)
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    apt = require_tool("apt-get", package="apt")
-    dpkg = require_tool("dpkg", package="dpkg")
-    debs = sorted(raw_dir.glob("klettres-data_*.deb"))
-    if not debs:
-        result = subprocess.run([apt, "download", "klettres-data"], cwd=raw_dir, capture_output=True, text=True)
-        debs = sorted(raw_dir.glob("klettres-data_*.deb"))
-        if not debs:
-            raise ValueError(f"`apt-get download klettres-data` in {raw_dir} failed: "
-                             f"{(result.stderr.strip().splitlines() or ['no .deb written'])[-1]} "
-                             "(run `apt-get update` first?)")
-    subprocess.run([dpkg, "-x", str(debs[-1]), str(raw_dir)], check=True, capture_output=True)
-    return raw_dir
 
 
 def sounds_root(raw_dir: str | Path) -> Path:
@@ -83,7 +64,7 @@ def prepare(raw_dir: str | Path | None, out_dir: str | Path, *, fetch_raw: bool 
     if raw_dir is None:
         raw_dir = DEFAULT_RAW
     if fetch_raw:
-        fetch(raw_dir)
+        fetch_deb("klettres-data", raw_dir)
     root = sounds_root(raw_dir)
     writer = ClipWriter(Path(out_dir), overwrite=overwrite)
     for lang, kind, path in recordings(root, languages):

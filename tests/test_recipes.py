@@ -250,6 +250,27 @@ def test_klettres_layout_resampled_and_labelled_by_language(tmp_path):
         klettres.prepare(tmp_path / "out", tmp_path / "out2")
 
 
+def test_ktuberling_skips_narrow_band_and_repeated_recordings(tmp_path):
+    ktuberling = importlib.import_module("ktuberling")
+    root = tmp_path / "raw" / "usr" / "share" / "ktuberling" / "sounds"
+    hat = tone(0.5, 44100, channels=2, silence=0.3)
+    write(root / "en" / "hat.ogg", hat, 44100, format="OGG", subtype="VORBIS")
+    write(root / "sr" / "kapa.wav", tone(0.4, 48000, silence=0.2, seed=1), 48000)
+    (root / "sr@latin").mkdir()
+    (root / "sr@latin" / "kapa.wav").write_bytes((root / "sr" / "kapa.wav").read_bytes())  # the same take
+    write(root / "nn" / "hatt.wav", tone(0.6, 8000, silence=0.2, seed=2), 8000)  # telephone band: skipped
+    write(root / "fr" / "rien.wav", np.zeros((22050, 1), np.float32), 22050)  # silent: skipped
+    (root / "en.soundtheme").write_text("<language code='en'/>")
+    summary = ktuberling.prepare(tmp_path / "raw", tmp_path / "out")
+    rows = check_clips(tmp_path / "out")
+    assert summary["labels"] == {"en": 1, "sr": 1}
+    for r in rows:
+        assert float(r["seconds"]) == pytest.approx({"en/hat.ogg": 0.5}.get(r["source"], 0.4), abs=0.08)
+    assert ktuberling.config() == importlib.import_module("klettres").config()  # one speech model
+    with pytest.raises(common.LayoutError, match=r"usr/share/ktuberling/sounds/LANG/\*\.ogg"):
+        ktuberling.prepare(tmp_path / "out", tmp_path / "out2")
+
+
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (apt-get install espeak-ng)")
 def test_espeak_digits_real_and_stable(tmp_path):
     espeak_digits = importlib.import_module("espeak_digits")
@@ -299,8 +320,8 @@ def test_chorales_render_one_piece(tmp_path):
 
 
 # --- config() and the train command ------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["espeak_digits", "chorales", "klettres", "sc09", "ljspeech", "vctk", "maestro",
-                                  "nsynth"])
+@pytest.mark.parametrize("name", ["espeak_digits", "chorales", "klettres", "ktuberling", "sc09", "ljspeech", "vctk",
+                                  "maestro", "nsynth"])
 def test_config_round_trips_and_fits_the_shipped_size(name):
     from audiodiff.config import Config, build_model
     config = importlib.import_module(name).config()
