@@ -24,7 +24,7 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
-from audiodiff.audio import load, save
+from audiodiff.audio import is_silent, load, save
 from audiodiff.data import hash_fraction
 
 SAMPLE_RATE = 16000
@@ -174,6 +174,21 @@ def active_chunks(wav: torch.Tensor, n: int, **options) -> Iterator[tuple[int, t
 def load_mono(path: str | Path, *, sample_rate: int | None = SAMPLE_RATE) -> torch.Tensor:
     """Any readable audio file -> [1, n] float32 at sample_rate (None: the file's rate), channels averaged."""
     return load(path, sample_rate=sample_rate, channels=1)[0]
+
+
+def load_take(path: Path) -> torch.Tensor | None:
+    """A recorded take as [1, n] at 16 kHz, silence-trimmed; None (with a warning) when nothing is left above
+    -50 dBFS."""
+    wav = trim_silence(load_mono(path))
+    if wav.shape[-1] == 0 or bool(is_silent(wav, threshold_db=-50.0)):
+        print(f"warning: {path} is silent; skipped", file=sys.stderr)
+        return None
+    return wav
+
+
+def take_stem(path: Path) -> str:
+    """A file-system friendly stem for a take ("x" for names in other scripts: callers add a hash)."""
+    return safe_name(path.stem) if any(c.isascii() and c.isalnum() for c in path.stem) else "x"
 
 
 @dataclass

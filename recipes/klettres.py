@@ -24,9 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (PREEMPHASIS, SAMPLE_RATE, SCALE, ClipWriter, LayoutError, cli,  # noqa: E402
-                     fetch_deb, load_mono, require_dir, safe_name, split_of, trim_silence)
+                     fetch_deb, load_take, require_dir, split_of, take_stem)
 
-from audiodiff.audio import is_silent  # noqa: E402
 from audiodiff.config import Config, FrontendConfig, NetConfig, SampleConfig, SDEConfig, TrainConfig  # noqa: E402
 
 KINDS = ("alpha", "syllab")  # letters, syllables
@@ -69,13 +68,11 @@ def prepare(raw_dir: str | Path | None, out_dir: str | Path, *, fetch_raw: bool 
     writer = ClipWriter(Path(out_dir), overwrite=overwrite)
     for lang, kind, path in recordings(root, languages):
         rel = path.relative_to(root).as_posix()
-        wav = trim_silence(load_mono(path))
-        if wav.shape[-1] == 0 or bool(is_silent(wav, threshold_db=-50.0)):
-            print(f"warning: {path} is silent; skipped", file=sys.stderr)
+        wav = load_take(path)
+        if wav is None:
             continue
         # stems differ only in case or script (A.ogg / a.ogg, Cyrillic): a short path hash keeps names unique
-        stem = safe_name(path.stem) if any(c.isascii() and c.isalnum() for c in path.stem) else "x"
-        name = f"{kind}_{stem}_{hashlib.sha1(rel.encode()).hexdigest()[:6]}"
+        name = f"{kind}_{take_stem(path)}_{hashlib.sha1(rel.encode()).hexdigest()[:6]}"
         writer.write(wav, split=split_of(rel, val=val, test=test), label=lang, name=name, source=rel)
     return writer.close()
 

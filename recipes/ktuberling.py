@@ -26,11 +26,10 @@ from pathlib import Path
 import soundfile as sf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (SAMPLE_RATE, ClipWriter, LayoutError, cli, fetch_deb, load_mono,  # noqa: E402
-                     require_dir, safe_name, split_of, trim_silence)
+from _common import (SAMPLE_RATE, ClipWriter, LayoutError, cli, fetch_deb, load_take,  # noqa: E402
+                     require_dir, safe_name, split_of, take_stem)
 from klettres import config  # noqa: E402,F401  (the speech model both recipes train)
 
-from audiodiff.audio import is_silent  # noqa: E402
 
 SUFFIXES = (".ogg", ".opus", ".wav")
 DEFAULT_OUT = "/work/data/ktuberling"
@@ -71,13 +70,11 @@ def prepare(raw_dir: str | Path | None, out_dir: str | Path, *, fetch_raw: bool 
             continue
         if rate < SAMPLE_RATE:
             continue  # narrow-band (8 kHz) recordings: nothing above 4 kHz to learn from
-        wav = trim_silence(load_mono(path))
-        if wav.shape[-1] == 0 or bool(is_silent(wav, threshold_db=-50.0)):
-            print(f"warning: {path} is silent; skipped", file=sys.stderr)
+        wav = load_take(path)
+        if wav is None:
             continue
-        stem = safe_name(path.stem) if any(c.isascii() and c.isalnum() for c in path.stem) else "x"
         writer.write(wav, split=split_of(digest, val=val, test=test), label=safe_name(path.parent.name),
-                     name=f"{stem}_{digest[:6]}", source=rel)
+                     name=f"{take_stem(path)}_{digest[:6]}", source=rel)
     return writer.close()
 
 
