@@ -109,11 +109,13 @@ def load_weights(module: nn.Module, tensors: dict[str, Tensor], path: str | os.P
 
 # --- model directories -------------------------------------------------------------------------------
 def save_model(model_dir: str | os.PathLike, model: nn.Module, frontend, config: Config, *,
-               ema: nn.Module | None = None, step: int = 0, info: dict[str, Any] | None = None) -> Path:
+               ema: nn.Module | None = None, step: int = 0, info: dict[str, Any] | None = None,
+               half: bool = False) -> Path:
     """Write model.safetensors (EMA weights, raw ones under "raw.") + config.json; returns the directory.
 
     `model` is the raw ScoreModel, `ema` its exponential moving average (None: the raw weights are the
-    model's). `info` adds provenance (recipe, command, wall_time_s, ...) to config.json.
+    model's). `info` adds provenance (recipe, command, wall_time_s, ...) to config.json. `half` stores the
+    floating weights as float16 (half the file; `load` casts them back to the model's float32).
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -121,6 +123,8 @@ def save_model(model_dir: str | os.PathLike, model: nn.Module, frontend, config:
     tensors = dict(served.state_dict())
     if ema is not None:
         tensors.update({RAW_PREFIX + k: v for k, v in model.state_dict().items()})
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
     meta = {"format": FORMAT, "step": str(int(step))}
     save_tensors(model_dir / MODEL_FILE, tensors, meta)
     net = model.net
@@ -130,6 +134,7 @@ def save_model(model_dir: str | os.PathLike, model: nn.Module, frontend, config:
         "frontend": frontend.config(), "sde": model.sde.config(), "sigma_data": model.sigma_data,
         "label_names": list(config.label_names), "ema_decay": config.train.ema_decay if ema is not None else None,
         "parameters": sum(p.numel() for p in net.parameters()), "info": dict(info or {}),
+        "weights_dtype": "float16" if half else "float32",
     }
     write_json(model_dir / CONFIG_FILE, doc)
     return model_dir
@@ -202,12 +207,13 @@ def load(model_dir: str | os.PathLike, *, weights: str = "ema", device: torch.de
 
 
 def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, info: dict[str, Any] | None = None,
-                 sample: list[str] | tuple[str, ...] = ()) -> Path:
+                 sample: list[str] | tuple[str, ...] = (), half: bool = False) -> Path:
     """Write the EMA weights alone (no raw copy, no optimizer) of a run or model dir to `out_dir`, for shipping.
 
     The provenance in config.json is kept and extended by `info` (e.g. hardware, notes); `sample` overrides
     the sampling defaults the model ships with (["sample.guidance=3", "sample.steps=25"]; other sections would
-    no longer describe the weights, so they are refused). The result loads with `load(out_dir)`.
+    no longer describe the weights, so they are refused); `half` stores float16 weights (half the size: the
+    shipped `speech` model's inpainting LSD moved by 1e-4). The result loads with `load(out_dir)`.
     """
     from .config import apply_overrides
 
@@ -218,7 +224,7 @@ def export_model(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, info
     model, frontend, config = load(run_dir)
     config = apply_overrides(config, list(sample))
     merged = {**doc.get("info", {}), **dict(info or {})}
-    out = save_model(out_dir, model, frontend, config, step=int(doc["step"]), info=merged)
+    out = save_model(out_dir, model, frontend, config, step=int(doc["step"]), info=merged, half=half)
     if doc.get("ema_decay") is not None:  # say what the weights are, though the raw copy is dropped
         exported = read_json(out / CONFIG_FILE)
         exported["ema_decay"] = doc["ema_decay"]

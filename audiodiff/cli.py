@@ -177,10 +177,11 @@ def info(model_dir: Path, as_json: bool) -> None:
     """
     import json
 
-    from .checkpoint import load, read_model_config
+    from .checkpoint import MODEL_FILE, RAW_PREFIX, load, read_model_config, read_tensors
 
     doc = read_model_config(model_dir)
     model, frontend, config = load(model_dir)
+    has_raw = any(k.startswith(RAW_PREFIX) for k in read_tensors(model_dir / MODEL_FILE)[0])
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return
@@ -196,7 +197,9 @@ def info(model_dir: Path, as_json: bool) -> None:
         ("net", f"{doc.get('net_name', 'unet1d')} {preset}: channels {doc['net'].get('channels')}, factors "
                 f"{doc['net'].get('factors')}, {sum(p.numel() for p in model.net.parameters()):,} parameters"),
         ("labels", ", ".join(config.label_names) or "none (unconditional)"),
-        ("weights", "EMA" + (f" (decay {doc['ema_decay']}) + raw" if doc.get("ema_decay") is not None else "")),
+        ("weights", "EMA" + (f" (decay {doc['ema_decay']})" if doc.get("ema_decay") is not None else "")
+                    + (" + raw" if has_raw else "")
+                    + f", stored as {doc.get('weights_dtype', 'float32')}"),
         ("training", f"lr {config.train.lr}, batch {config.train.batch_size}, {config.train.seconds} s crops, "
                      f"weighting {config.train.weighting}"),
         ("sampler", f"{config.sample.sampler}, {config.sample.steps} steps"),
@@ -212,8 +215,9 @@ def info(model_dir: Path, as_json: bool) -> None:
 @click.option("--note", default=None, help="free text stored in config.json's provenance (info.note)")
 @click.option("--set", "overrides", multiple=True, metavar="sample.KEY=VALUE",
               help="sampling default to ship with, e.g. --set sample.guidance=3 (repeatable)")
+@click.option("--half", is_flag=True, help="store float16 weights: half the file, loaded back as float32")
 @cli_errors
-def export(run_dir: Path, out_dir: Path, note: str | None, overrides: tuple[str, ...]) -> None:
+def export(run_dir: Path, out_dir: Path, note: str | None, overrides: tuple[str, ...], half: bool) -> None:
     """Copy a run's EMA weights alone (no raw weights, no optimizer) + config.json to OUT_DIR, for shipping.
 
     \b
@@ -232,7 +236,7 @@ def export(run_dir: Path, out_dir: Path, note: str | None, overrides: tuple[str,
             "torch": torch.__version__}
     if note:
         info["note"] = note
-    out = export_model(run_dir, out_dir, info=info, sample=overrides)
+    out = export_model(run_dir, out_dir, info=info, sample=overrides, half=half)
     size = (out / MODEL_FILE).stat().st_size
     click.echo(f"exported {run_dir} to {out} ({size / 2**20:.1f} MiB of weights)")
 

@@ -173,3 +173,22 @@ def test_export_keeps_only_ema_weights_and_loads_the_same(saved, tmp_path):
     assert doc["step"] == 7 and doc["info"] == {"recipe": "tiny", "note": "test"} and doc["ema_decay"] is not None
     with pytest.raises(ad.CheckpointError, match="raw"):
         ad.load(out, weights="raw")
+
+
+def test_half_export_halves_the_file_and_loads_as_float32_within_fp16_rounding(saved, tmp_path):
+    path, _, ema, _ = saved
+    full = ckpt.export_model(path, tmp_path / "full")
+    half = ckpt.export_model(path, tmp_path / "half", half=True)
+    tensors, _ = ckpt.read_tensors(half / "model.safetensors")
+    assert {v.dtype for v in tensors.values() if v.is_floating_point()} == {torch.float16}
+    ratio = (half / "model.safetensors").stat().st_size / (full / "model.safetensors").stat().st_size
+    assert 0.45 < ratio < 0.55
+    assert json.loads((half / "config.json").read_text())["weights_dtype"] == "float16"
+    loaded, _, _ = ad.load(half)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    ema.eval().requires_grad_(False)
+    x, t, y = torch.randn(2, 1, 300), torch.tensor([0.2, 0.9]), torch.tensor([1, 0])
+    with torch.no_grad():
+        want, got = ema.denoise(x, t, y), loaded.denoise(x, t, y)
+    err = (got - want).norm() / want.norm()
+    assert 0 < err < 5e-3  # rounded (not bit-equal), but only by fp16's 2^-11 relative step per weight

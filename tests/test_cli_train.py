@@ -121,6 +121,12 @@ def test_export_writes_a_shippable_model_and_refuses_to_overwrite(run, tmp_path)
     assert json.loads((out / "config.json").read_text())["info"]["note"] == "smoke"
     model, _, _ = ad.load(out)
     assert sum(p.numel() for p in model.parameters()) > 0
+    result = CliRunner().invoke(main, ["export", str(run), str(tmp_path / "half"), "--half"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "half" / "config.json").read_text())["weights_dtype"] == "float16"
+    shown = CliRunner().invoke(main, ["info", str(tmp_path / "half")]).output
+    assert "stored as float16" in shown and "+ raw" not in shown  # export drops the raw copy
+    assert "+ raw" in CliRunner().invoke(main, ["info", str(run)]).output
     error = _one_error_line(CliRunner().invoke(main, ["export", str(run), str(out)]))
     assert "not empty" in error
     error = _one_error_line(CliRunner().invoke(main, ["export", str(tmp_path / "nope"), str(tmp_path / "o2")]))
