@@ -181,10 +181,10 @@ def info(model_dir: Path, as_json: bool) -> None:
 
     doc = read_model_config(model_dir)
     model, frontend, config = load(model_dir)
-    has_raw = any(k.startswith(RAW_PREFIX) for k in read_tensors(model_dir / MODEL_FILE)[0])
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return
+    has_raw = any(k.startswith(RAW_PREFIX) for k in read_tensors(model_dir / MODEL_FILE)[0])
     net, meta = config.net, doc.get("info", {})
     preset = f"preset {net.preset}" if net.preset else "custom"
     sde = ", ".join(f"{k}={v}" for k, v in doc["sde"].items() if k != "name")
