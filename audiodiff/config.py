@@ -90,6 +90,7 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     amp: Literal["auto", "bf16", "fp16", "none"] = "auto"   # auto: bf16 on CUDA (fp16 if unsupported), fp32 on CPU
+    compile: bool = False          # torch.compile the network for the training step (needs a C++ compiler on CPU)
     log_every: int = 50
     ckpt_every: int = 1000
     preview_every: int = 0         # 0: no audio previews

@@ -31,6 +31,7 @@ from . import checkpoint as ckpt
 from .config import Config, build_model
 from .data import AudioFolder, StreamSampler, mix_seed
 from .losses import dsm_loss_per_sample
+from .precond import ScoreModel
 
 NUM_BUCKETS = 5
 LOG_KEYS = ["loss", "lr", "grad_norm", "samples_per_s", "nonfinite"]
@@ -138,10 +139,16 @@ class Trainer:
             self._load_state()
         elif init_from is not None:
             self._init_from(Path(init_from))
+        # what the training step runs: the model, or a twin whose network is compiled (the same parameters, so
+        # checkpoints, EMA and evaluation keep using the plain modules and their state_dict keys)
+        self.step_model = self.model
+        if t.compile:
+            self.step_model = ScoreModel(torch.compile(self.model.net), self.model.sde,
+                                         sigma_data=self.model.sigma_data)
         self.ddp = None
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+            self.ddp = nn.parallel.DistributedDataParallel(self.step_model, device_ids=ids)
         sde = self.model.sde
         lo, hi = (math.log(sde.sigma(torch.tensor([v], dtype=torch.float64)).item()) for v in (t.eps, sde.T))
         self.bucket_edges = torch.linspace(lo, hi, NUM_BUCKETS + 1)
@@ -283,7 +290,7 @@ class Trainer:
         t = self.config.train
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.step)
-        model = _DDPDenoiser(self.ddp) if self.ddp is not None else self.model
+        model = _DDPDenoiser(self.ddp) if self.ddp is not None else self.step_model
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
                             enabled=self.amp_dtype is not None):
             loss, times = dsm_loss_per_sample(model, x, labels, weighting=t.weighting, generator=self.generator,

@@ -113,21 +113,22 @@ def peer_status(families: tuple[str, ...] = PEERS) -> dict[str, str | None]:
     return status
 
 
-Denoise = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t [B,1,L], t [B]) -> estimate of x_0
+# (module, x_t [B,1,L], t [B]) -> estimate of x_0: each network's own time conditioning
+Call = Callable[[Callable, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def build(spec: Spec) -> tuple[torch.nn.Module, Denoise]:
-    """The network of `spec` and a uniform call D(x_t, t), t in (0, 1] (each net's own time conditioning)."""
+def build(spec: Spec) -> tuple[torch.nn.Module, Call]:
+    """The network of `spec` and a uniform call(net, x_t, t), t in (0, 1]; `net` may be the compiled module."""
     if spec.family == AD:
         config = dict(spec.config)
         net = UNet1d.preset(config.pop("preset"), 1, **config)
         with torch.no_grad():  # zero-initialised head: give it trained-like weights so all gradients are nonzero
             net.out_conv.weight.normal_(0.0, 0.01)
-        return net, lambda x, t: net(x, t.log() / 4)  # EDM c_noise = log(sigma) / 4 with sigma = t
+        return net, lambda m, x, t: m(x, t.log() / 4)  # EDM c_noise = log(sigma) / 4 with sigma = t
     if spec.family == ADP:
         from audio_diffusion_pytorch import UNetV0
         net = UNetV0(dim=1, in_channels=1, **spec.config)
-        return net, lambda x, t: net(x, time=t)
+        return net, lambda m, x, t: m(x, time=t)
     if spec.family == DD:
         from diffusers import UNet1DModel
         n = len(spec.config["block_out_channels"])
@@ -139,18 +140,21 @@ def build(spec: Spec) -> tuple[torch.nn.Module, Denoise]:
                           + ("AttnDownBlock1D",) * 3,
                           up_block_types=("AttnUpBlock1D",) * 3 + ("UpBlock1D",) * (n - 4) + ("UpBlock1DNoSkip",),
                           mid_block_type="UNetMidBlock1D", act_fn=None)
-        return net, lambda x, t: net(x, t).sample
+        return net, lambda m, x, t: m(x, t).sample
     raise ValueError(f"family must be one of {AD, *PEERS}, got {spec.family!r}")
 
 
 class Job:
     """A built network with its optimizer and fixed inputs; .train() and .nfe() are the timed units of work."""
 
-    def __init__(self, spec: Spec, *, device: torch.device, bf16: bool, batch: int = BATCH, seed: int = 0):
+    def __init__(self, spec: Spec, *, device: torch.device, bf16: bool, compile: bool = False,
+                 batch: int = BATCH, seed: int = 0):
         torch.manual_seed(seed)
         self.spec, self.device, self.bf16 = spec, device, bf16
-        net, self.denoise = build(spec)
+        net, self.call = build(spec)
         self.net = net.to(device)
+        # torch.compile (inductor) for every network alike; the first calls (warm-up) pay for the compilation
+        self.module = torch.compile(self.net) if compile else self.net
         self.params = sum(p.numel() for p in self.net.parameters())
         # the optimizer audiodiff's Trainer runs (fused: one kernel for all parameters), for every network
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=1e-4, fused=True)
@@ -162,10 +166,10 @@ class Job:
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
-    def loss(self, n: int | None = None) -> torch.Tensor:
+    def loss(self, n: int | None = None, module: Callable | None = None) -> torch.Tensor:
         """Denoising score matching (Vincent 2011) as x_0 regression: mean |D(x_t, t) - x_0|^2."""
         with self._autocast():
-            d = self.denoise(self.xt[:n], self.t[:n])
+            d = self.call(module or self.module, self.xt[:n], self.t[:n])
         return (d.float() - self.x0[:n]).square().mean()
 
     def train(self) -> None:
@@ -175,15 +179,16 @@ class Job:
 
     def nfe(self) -> None:
         with torch.no_grad(), self._autocast():
-            self.denoise(self.xt, self.t)
+            self.call(self.module, self.xt, self.t)
 
     def flops(self) -> tuple[int, int]:
-        """(forward, forward + backward) FLOPs for one sample, counted by torch's FlopCounterMode."""
+        """(forward, forward + backward) FLOPs for one sample, counted by torch's FlopCounterMode on the eager
+        network (compilation changes how the work is done, not how much)."""
         with torch.no_grad(), FlopCounterMode(display=False) as fc:
-            self.denoise(self.xt[:1], self.t[:1])
+            self.call(self.net, self.xt[:1], self.t[:1])
         forward = fc.get_total_flops()
         with FlopCounterMode(display=False) as fc:
-            self.loss(1).backward()
+            self.loss(1, self.net).backward()
         self.net.zero_grad(set_to_none=True)
         return forward, fc.get_total_flops()
 
@@ -262,7 +267,7 @@ def _status_mib(field: str) -> float:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
 
 
-def memory_worker(spec: Spec, *, bf16: bool, threads: int) -> dict[str, float]:
+def memory_worker(spec: Spec, *, bf16: bool, threads: int, compile: bool = False) -> dict[str, float]:
     """In a fresh process: peak resident memory (MiB) of nfe and of train above the built net with its inputs.
 
     Linux resets the peak (VmHWM) to the current RSS when 5 is written to /proc/self/clear_refs, so each job's
@@ -270,7 +275,9 @@ def memory_worker(spec: Spec, *, bf16: bool, threads: int) -> dict[str, float]:
     being the smaller, and the train figure is the larger of the two).
     """
     torch.set_num_threads(threads)
-    job = Job(spec, device=torch.device("cpu"), bf16=bf16)
+    job = Job(spec, device=torch.device("cpu"), bf16=bf16, compile=compile)
+    if compile:  # compile both graphs first: the compiler's own memory is not the job's
+        job.nfe(), job.train()
     base, out = _status_mib("VmRSS"), {"method": "VmHWM after clear_refs"}
     for name in ("nfe", "train"):
         try:
@@ -286,7 +293,8 @@ def memory_worker(spec: Spec, *, bf16: bool, threads: int) -> dict[str, float]:
     return out
 
 
-def peak_memory(spec: Spec, *, device: torch.device, bf16: bool, threads: int, job: Job | None) -> dict:
+def peak_memory(spec: Spec, *, device: torch.device, bf16: bool, threads: int, job: Job | None,
+                compile: bool = False) -> dict:
     """Peak memory of nfe and train: a subprocess on CPU, the CUDA allocator's peak on a GPU."""
     if device.type == "cuda":
         out = {}
@@ -299,7 +307,7 @@ def peak_memory(spec: Spec, *, device: torch.device, bf16: bool, threads: int, j
             out[f"{name}_mib"] = round((torch.cuda.max_memory_allocated(device) - base) / 2 ** 20, 1)
         return out
     arg = json.dumps(dict(label=spec.label, family=spec.family, config=spec.config, flops_match=spec.flops_match,
-                          bf16=bf16, threads=threads))
+                          bf16=bf16, threads=threads, compile=compile))
     done = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-worker", arg],
                           capture_output=True, text=True, env=os.environ.copy())
     if done.returncode:
@@ -316,9 +324,10 @@ def quartiles(values: list[float]) -> list[float]:
 
 
 def measure_size(size: str, specs: list[Spec], *, device: torch.device, bf16: bool, rounds: int, warmup: int,
-                 threads: int, memory: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
+                 threads: int, memory: bool = True, compile: bool = False,
+                 log: Callable[[str], None] = print) -> dict[str, Any]:
     """Interleaved timings, FLOPs, rates and memory of every network in `specs`, and audiodiff/peer ratios."""
-    jobs = [Job(s, device=device, bf16=bf16) for s in specs]
+    jobs = [Job(s, device=device, bf16=bf16, compile=compile) for s in specs]
     peaks = {"fp32": Matmul(torch.float32, device), "bf16": Matmul(torch.bfloat16, device)}
     rows = []
     for job in jobs:
@@ -357,7 +366,7 @@ def measure_size(size: str, specs: list[Spec], *, device: torch.device, bf16: bo
                 row[f"{kind}_frac_{p}_peak"] = statistics.median(frac)
         row["train_samples_per_s"] = BATCH / (row["train_ms"] / 1e3)
         if memory:
-            row.update(peak_memory(job.spec, device=device, bf16=bf16, threads=threads, job=job))
+            row.update(peak_memory(job.spec, device=device, bf16=bf16, threads=threads, job=job, compile=compile))
     peak = {f"{p}_gflops": statistics.median(mm.flops / s for s in peak_times["train"][p] + peak_times["nfe"][p])
             / 1e9 for p, mm in peaks.items()}
     ratios = []
@@ -378,7 +387,8 @@ def measure_size(size: str, specs: list[Spec], *, device: torch.device, bf16: bo
     return dict(size=size, rows=rows, ratios=ratios, matmul_peak=peak, load=load)
 
 
-def environment(device: torch.device, *, bf16: bool, threads: int, rounds: int, warmup: int) -> dict[str, Any]:
+def environment(device: torch.device, *, bf16: bool, threads: int, rounds: int, warmup: int,
+                compile: bool = False) -> dict[str, Any]:
     """What the numbers depend on: hardware, software, threads and settings."""
     cpu, flags = platform.processor(), set()
     try:
@@ -391,7 +401,7 @@ def environment(device: torch.device, *, bf16: bool, threads: int, rounds: int, 
     simd = sorted(f for f in flags if f.startswith(("avx512", "amx")) or f in ("avx2", "fma", "avx_vnni"))
     env = dict(cpu=cpu, cpu_simd=simd, cores=os.cpu_count(), torch=torch.__version__,
                python=platform.python_version(), device=str(device),
-               precision="bf16 autocast" if bf16 else "fp32", threads=threads,
+               precision="bf16 autocast" if bf16 else "fp32", threads=threads, compile=compile,
                omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"), batch=BATCH, length=LENGTH,
                rounds=rounds, warmup=warmup, command=" ".join([os.path.basename(sys.executable), *sys.argv]))
     if device.type == "cuda":
@@ -409,7 +419,8 @@ def markdown(result: dict[str, Any]) -> str:
     env, lines = result["environment"], []
     simd = f"; {' '.join(env['cpu_simd']) or 'no AVX2'}" if env.get("cpu_simd") is not None else ""
     lines.append(f"{env['cpu']} ({env['cores']} cores{simd}{', ' + env['gpu'] if 'gpu' in env else ''}), torch "
-                 f"{env['torch']}, {env['threads']} threads, {env['precision']}, OMP_WAIT_POLICY="
+                 f"{env['torch']}, {env['threads']} threads, {env['precision']}"
+                 f"{', torch.compile (every network)' if env.get('compile') else ''}, OMP_WAIT_POLICY="
                  f"{env['omp_wait_policy']}, batch {env['batch']} x {env['length']} samples, median of "
                  f"{env['rounds']} interleaved rounds after {env['warmup']} warm-up")
     versions = [f"{p} {env[p + '_version']}" for p in PEERS if p + "_version" in env]
@@ -474,7 +485,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
 
 
 def run(sizes: list[str], *, device: str = "cpu", bf16: bool | None = None, rounds: int = 9, warmup: int = 2,
-        threads: int | None = None, peers: tuple[str, ...] = PEERS, memory: bool = True,
+        threads: int | None = None, peers: tuple[str, ...] = PEERS, memory: bool = True, compile: bool = False,
         log: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure every size; networks of absent peers are left out and the peer is reported absent."""
     unknown = [s for s in sizes if s not in SIZES]
@@ -486,14 +497,18 @@ def run(sizes: list[str], *, device: str = "cpu", bf16: bool | None = None, roun
         torch.set_num_threads(threads)
     threads = torch.get_num_threads()
     status = {p: (peer_status((p,))[p] if p in peers else "not requested") for p in PEERS}
-    result = dict(environment=environment(dev, bf16=bf16, threads=threads, rounds=rounds, warmup=warmup),
+    if compile:
+        warmup = max(warmup, 1)  # the first calls compile: never time them
+    result = dict(environment=environment(dev, bf16=bf16, threads=threads, rounds=rounds, warmup=warmup,
+                                          compile=compile),
                   peers=status, sizes=[])
     for name, why in status.items():
         log(f"peer {name}: {'present' if why is None else 'absent (' + why + ')'}")
     for size in sizes:
         specs = [s for s in SIZES[size] if s.family == AD or status[s.family] is None]
         result["sizes"].append(measure_size(size, specs, device=dev, bf16=bf16, rounds=rounds, warmup=warmup,
-                                            threads=threads, memory=memory, log=log))
+                                            threads=threads, memory=memory, compile=compile,
+                                            log=log))
     return result
 
 
@@ -509,13 +524,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--peers", default=",".join(PEERS), help="peers to compare with ('' for none)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    parser.add_argument("--compile", action="store_true", help="torch.compile every network (inductor)")
     parser.add_argument("--out", default=None, help="write JSON here and markdown next to it (.md)")
     parser.add_argument("--memory-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_worker:
         spec = json.loads(args.memory_worker)
-        bf16, threads = spec.pop("bf16"), spec.pop("threads")
-        print(json.dumps(memory_worker(Spec(**spec), bf16=bf16, threads=threads)))
+        bf16, threads, compile = spec.pop("bf16"), spec.pop("threads"), spec.pop("compile", False)
+        print(json.dumps(memory_worker(Spec(**spec), bf16=bf16, threads=threads, compile=compile)))
         return
     sizes = ["2M"] if args.quick else [s for s in args.sizes.split(",") if s]
     if not sizes or any(s not in SIZES for s in sizes):
@@ -532,7 +548,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']} (set before torch was imported)", flush=True)
     start = time.time()
     result = run(sizes, device=args.device, bf16=bf16, rounds=rounds, warmup=warmup, threads=args.threads,
-                 peers=peers, memory=not args.no_memory, log=lambda s: print(s, flush=True))
+                 peers=peers, memory=not args.no_memory, compile=args.compile, log=lambda s: print(s, flush=True))
     result["environment"]["wall_s"] = round(time.time() - start, 1)
     text = markdown(result)
     print("\n" + text + "\n")

@@ -77,3 +77,15 @@ def test_quartiles_and_bad_sizes(speed):
     assert speed.quartiles([1.5]) == [1.5, 1.5, 1.5]
     with pytest.raises(ValueError, match="sizes"):
         speed.run(["3M"])
+
+
+def test_compile_wraps_the_timed_module_but_counts_flops_on_the_eager_net(speed):
+    """--compile: the timed calls go through torch.compile's module; FLOPs are counted on the eager network
+    (no compilation needed for that) and equal the uncompiled job's."""
+    tiny = speed.Spec("audiodiff tiny", speed.AD, dict(preset="tiny"))
+    plain = speed.Job(tiny, device=torch.device("cpu"), bf16=False, batch=1)
+    compiled = speed.Job(tiny, device=torch.device("cpu"), bf16=False, batch=1, compile=True)
+    assert plain.module is plain.net
+    assert isinstance(compiled.module, torch._dynamo.eval_frame.OptimizedModule)
+    assert compiled.module._orig_mod is compiled.net
+    assert compiled.flops() == plain.flops()
