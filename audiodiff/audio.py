@@ -101,18 +101,12 @@ def load(path: str | os.PathLike, sample_rate: int | None = None,
     return wav.contiguous(), int(sr)
 
 
-def save(path: str | os.PathLike, wav: Tensor, sample_rate: int, *, subtype: str = "PCM_16") -> None:
-    """Write `wav` [ch, n] atomically (temp file in the same folder, then os.replace); format from the
-    extension. PCM_16 clips to [-1, 1] and rounds to the nearest of 65536 levels (never wraps); FLOAT is exact."""
+def check_writable(path: str | os.PathLike, *, subtype: str = "PCM_16") -> str:
+    """The soundfile format `save` would write `path` in, or AudioError (unknown extension, a subtype the
+    format cannot hold, a missing folder): callers check before long work, not after."""
     p = Path(path)
     if subtype not in SUBTYPES:
         raise AudioError(p, f"subtype must be one of {SUBTYPES}, got {subtype!r}")
-    if int(sample_rate) != sample_rate or sample_rate <= 0:
-        raise AudioError(p, f"sample_rate must be a positive integer, got {sample_rate!r}")
-    wav = torch.as_tensor(wav).detach().cpu()
-    if wav.ndim == 1:
-        raise AudioError(p, "audio must be [channels, samples]; add a channel axis with wav[None]")
-    _check_samples(wav, p)
     fmt = FORMATS.get(p.suffix.lower())
     if fmt is None:
         raise AudioError(p, f"unknown audio extension {p.suffix!r}; expected one of {sorted(FORMATS)}")
@@ -120,6 +114,20 @@ def save(path: str | os.PathLike, wav: Tensor, sample_rate: int, *, subtype: str
         raise AudioError(p, f"format {fmt} cannot hold subtype {subtype}")
     if not p.parent.is_dir():
         raise AudioError(p, f"folder {os.fspath(p.parent)!r} does not exist")
+    return fmt
+
+
+def save(path: str | os.PathLike, wav: Tensor, sample_rate: int, *, subtype: str = "PCM_16") -> None:
+    """Write `wav` [ch, n] atomically (temp file in the same folder, then os.replace); format from the
+    extension. PCM_16 clips to [-1, 1] and rounds to the nearest of 65536 levels (never wraps); FLOAT is exact."""
+    p = Path(path)
+    fmt = check_writable(p, subtype=subtype)
+    if int(sample_rate) != sample_rate or sample_rate <= 0:
+        raise AudioError(p, f"sample_rate must be a positive integer, got {sample_rate!r}")
+    wav = torch.as_tensor(wav).detach().cpu()
+    if wav.ndim == 1:
+        raise AudioError(p, "audio must be [channels, samples]; add a channel axis with wav[None]")
+    _check_samples(wav, p)
     if subtype == "PCM_16":
         data = (wav.double().clamp(-1, 1) * PCM16_SCALE).round().clamp(-32768, 32767).to(torch.int16)
     else:

@@ -301,9 +301,11 @@ def parse_gap(ctx, param, values: tuple[str, ...]) -> list[tuple[float, float]]:
     return gaps
 
 
-def load_input(path: Path):
-    from .audio import load
+def load_input(path: Path, out_path: Path):
+    """IN as (wav, rate), after checking that OUT can be written: a bad output path fails before the sampling."""
+    from .audio import check_writable, load
 
+    check_writable(out_path)
     return load(path)
 
 
@@ -379,7 +381,7 @@ def inpaint(input_path, out_path, gaps, init, model_name, strategy, resample, ze
     Example:
       audiodiff inpaint speech.wav -o filled.wav --gap 1.0:1.2 --gap 2.0:2.05 --model runs/tiny
     """
-    wav, sr = load_input(input_path)
+    wav, sr = load_input(input_path, out_path)
     pipe = open_pipeline(model_name, device, "inpaint")
     out = pipe.inpaint(wav, sr, gaps=gaps, init=init, t_init=t_init, strategy=strategy, resample=resample, zeta=zeta,
                        sampler=sampler, steps=steps, eps=eps, seed=seed, progress=progress)[0]
@@ -411,7 +413,7 @@ def extend(input_path, out_path, cutoff, kind, init, silence_db, no_gate, model_
     Example:
       audiodiff extend phone.wav -o wide.wav --cutoff 4000 --model runs/tiny
     """
-    wav, sr = load_input(input_path)
+    wav, sr = load_input(input_path, out_path)
     pipe = open_pipeline(model_name, device, "extend")
     out = pipe.extend(wav, sr, cutoff_hz=cutoff, kind=kind, init=init, t_init=t_init,
                       silence_db=None if no_gate else silence_db, strategy=strategy, resample=resample, zeta=zeta,

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 import audiodiff as ad
 from audiodiff.checkpoint import save_model
+import audiodiff.cli as cli_module
 from audiodiff.cli import main
 from audiodiff.config import Config, build_frontend, build_model
 from audiodiff.pipeline import shipped_models
@@ -139,6 +140,18 @@ def test_bad_inputs_give_one_line_and_no_output(model_dir, clip, tmp_path, case)
     result = invoke(*args, "-o", out, "--model", model_dir, *QUIET)
     assert_one_line_error(result, *words)
     assert not out.exists() and sorted(tmp_path.iterdir()) == [corrupt]  # nothing written, not even a temp file
+
+
+@pytest.mark.parametrize("command", ["inpaint", "extend"])
+@pytest.mark.parametrize("out_name", ["out.mp3", "missing_folder/out.wav"])
+def test_an_unwritable_output_fails_before_the_model_runs(model_dir, clip, tmp_path, monkeypatch, command,
+                                                          out_name):
+    """OUT's extension and folder are checked first: one line, no sampling wasted, nothing written."""
+    monkeypatch.setattr(cli_module, "open_pipeline", lambda *a: pytest.fail("the model was opened"))
+    task = ["--gap", "0.1:0.2"] if command == "inpaint" else ["--cutoff", 3000]
+    result = invoke(command, clip, *task, "-o", tmp_path / out_name, "--model", model_dir, *QUIET)
+    assert_one_line_error(result, out_name.split("/")[-1])
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_malformed_gap_is_a_usage_error(clip, tmp_path):
