@@ -358,7 +358,8 @@ def generate(model_name, n, seconds, label, guidance, sampler, steps, eps, seed,
         save(path, clip, pipe.sample_rate)
         if plot:
             save_spectrogram(path.with_suffix(".png"), clip, pipe.sample_rate, title=path.name)
-    click.echo(f"wrote {n} clips of {wav.shape[-1] / pipe.sample_rate:.2f} s at {pipe.sample_rate} Hz to {out_dir}")
+    clips = f"{n} clip{'' if n == 1 else 's'}"
+    click.echo(f"wrote {clips} of {wav.shape[-1] / pipe.sample_rate:.2f} s at {pipe.sample_rate} Hz to {out_dir}")
 
 
 @main.command(context_settings=CONTEXT)

@@ -10,6 +10,7 @@ and `A(y)` is the measurement (a masked signal, a low-passed signal, a clipped s
 from __future__ import annotations
 
 import functools
+import math
 from typing import Sequence
 
 import numpy as np
@@ -131,7 +132,11 @@ class LowPass(Operator):
             raise ValueError(f"order must be >= 1, got {order}")
         self.cutoff_hz, self.sample_rate, self.kind = float(cutoff_hz), float(sample_rate), kind
         transition = 0.05 * cutoff_hz if transition_hz is None else float(transition_hz)
-        if not 0 < transition < min(cutoff_hz, sample_rate / 2 - cutoff_hz) * 2:
+        if kind != "ideal" and not 0 < transition < min(cutoff_hz, sample_rate / 2 - cutoff_hz) * 2:
+            if transition_hz is None:  # the default band (5% of the cutoff) fits up to 2 / 2.05 of Nyquist
+                raise ValueError(f"cutoff {cutoff_hz:g} Hz is too close to the Nyquist frequency "
+                                 f"({sample_rate / 2:g} Hz) for the filter's transition band: use at most "
+                                 f"{math.floor(sample_rate / 2.05):d} Hz, or the ideal filter")
             raise ValueError(f"transition_hz must be positive and fit around the cutoff, got {transition:g}")
         self.kernel = None if kind == "ideal" else torch.from_numpy(
             lowpass_kernel(kind, self.cutoff_hz, self.sample_rate, order, transition, attenuation_db, ripple_db))

@@ -163,6 +163,9 @@ def test_operator_arguments_are_checked():
         LowPass(9000, 16000)
     with pytest.raises(ValueError, match="kind"):
         LowPass(4000, 16000, kind="elliptic")
+    with pytest.raises(ValueError, match="use at most 7804 Hz"):  # the default transition band must fit
+        LowPass(7900, 16000)
+    LowPass(7804, 16000), LowPass(7900, 16000, kind="ideal")
     with pytest.raises(ValueError, match="gap"):
         Mask.from_gaps([(0.5, 1.5)], length=16000, rate=16000)
     with pytest.raises(ValueError, match="known"):
