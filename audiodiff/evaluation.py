@@ -5,7 +5,8 @@ inpaint: one gap of each length (ms) in the middle of every file; model vs zeros
          longest gap, or digitally silent where a gap falls (rms 80 dB below the file's peak: LSD would
          compare log-floors, and any fill but zeros loses), are skipped with a warning.
 extend:  the reference is band-limited by sinc resampling to 2 * cutoff and back (the observation); model vs
-         that observation itself. Metrics: LSD, LSD-HF (above cutoff), LSD-LF (below), SNR.
+         that observation itself. Metrics: LSD, LSD-HF (above cutoff), LSD-LF (below), SNR. Files that are
+         digital silence throughout are skipped with a warning.
 Results: one row per (file, setting, method) and a summary of mean and std over files per method.
 """
 from __future__ import annotations
@@ -127,20 +128,25 @@ def evaluate(pipe, data: str | os.PathLike, *, task: str, gaps_ms: Sequence[floa
         if task == "inpaint" and silent_gap(ref, gaps_ms, pipe.sample_rate):
             silent.append(name)
             continue
+        if task == "extend" and ref.abs().max() <= 10 ** (SILENT_DB / 20):  # LSD of silence against silence
+            silent.append(name)
+            continue
         used += 1
         if task == "inpaint":
             rows += inpaint_rows(pipe, ref, name, gaps_ms, options)
         else:
             rows += extend_rows(pipe, ref, name, cutoff_hz, options)
-    if not rows:
+    if not rows and task == "inpaint":
         raise ValueError(f"{data}: no file is longer than twice the longest gap ({max(gaps_ms):g} ms) "
                          f"and sounding where the gaps fall")
+    if not rows:
+        raise ValueError(f"{data}: every file is digital silence (peak below {SILENT_DB:g} dBFS)")
     if short:
         warnings.warn(f"skipped {len(short)} file(s) not longer than twice the longest gap ({max(gaps_ms):g} ms), "
                       f"e.g. {short[0]}")
     if silent:
-        warnings.warn(f"skipped {len(silent)} file(s) that are digital silence (< {SILENT_DB:g} dB re peak) where a "
-                      f"gap falls, e.g. {silent[0]}")
+        where = f"where a gap falls (< {SILENT_DB:g} dB re peak)" if task == "inpaint" else f"(< {SILENT_DB:g} dBFS)"
+        warnings.warn(f"skipped {len(silent)} file(s) that are digital silence {where}, e.g. {silent[0]}")
     return rows
 
 

@@ -197,6 +197,20 @@ def test_evaluate_skips_files_too_short_for_the_longest_gap(model_dir, tmp_path)
     assert_one_line_error(result, "no file is longer")
 
 
+def test_evaluate_extend_skips_digitally_silent_files(model_dir, tmp_path):
+    """LSD of silence against silence is 0 for any output: such a file would flatter every method."""
+    data = tmp_path / "data"
+    data.mkdir()
+    ad.save_audio(data / "speech.wav", ad.load_audio(DATA / "speech.wav")[0][:, :6000], 16000)
+    ad.save_audio(data / "silence.wav", torch.zeros(1, 6000), 16000)
+    result = invoke("evaluate", model_dir, "--task", "extend", "--data", data, "--out", tmp_path / "r", *QUIET)
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 file(s) that are digital silence" in result.output and "1 files" in result.output
+    (data / "speech.wav").unlink()
+    result = invoke("evaluate", model_dir, "--task", "extend", "--data", data, *QUIET)
+    assert_one_line_error(result, "digital silence")
+
+
 def test_evaluate_empty_folder_is_an_error(model_dir, tmp_path):
     result = invoke("evaluate", model_dir, "--task", "inpaint", "--data", tmp_path, *QUIET)
     assert_one_line_error(result, "no audio files")
