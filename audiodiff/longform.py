@@ -83,14 +83,19 @@ def restore_long(score: Score, sde: SDE, operator_for: Callable[[int, int], Oper
                  window: int, overlap: int, progress: bool = False, **options) -> Tensor:
     """Solve an inverse problem on a long observation y [B, C, L] window by window; operator_for(start, end)
     gives the window's operator, to which the overlap with the previous window is added as known samples.
-    A warm start `x_init` [B, C, L] is cut into the same windows (its overlap replaced by the output so far)."""
+    A warm start `x_init` [B, C, L] is cut into the same windows (its overlap replaced by the output so far).
+    A window whose operator is a Mask with every sample known is copied, not sampled: inpainting a few gaps in a
+    long recording costs the windows that hold them."""
     out = y.detach().clone()
     x_init = options.pop("x_init", None)
 
     def solve_window(start: int, end: int, prefix: int, context: Tensor) -> Tensor:
         y_window = y[..., start:end].clone()
         y_window[..., :prefix] = context[..., :prefix]
-        op = Compose(operator_for(start, end), Mask(prefix_mask(end - start, prefix)))
+        window_op = operator_for(start, end)
+        if isinstance(window_op, Mask) and bool(window_op.known.all()):
+            return y_window  # nothing unknown in this window (a long file with a few gaps): it is the observation
+        op = Compose(window_op, Mask(prefix_mask(end - start, prefix)))
         if x_init is None:
             return solve(score, sde, op, y_window, **options)
         init = x_init[..., start:end].clone()

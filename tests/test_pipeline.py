@@ -14,6 +14,7 @@ import torch
 import audiodiff as ad
 from audiodiff.checkpoint import save_model
 from audiodiff.config import Config, FrontendConfig, build_frontend, build_model
+from audiodiff import longform
 from audiodiff.longform import window_starts
 from audiodiff.metrics import lsd
 from audiodiff.operators import LowPass
@@ -165,11 +166,18 @@ def test_inpaint_converts_rate_and_channels(pipe, piano):
     assert torch.equal(out[0, :, known], expected[:, known])
 
 
-def test_long_inpaint_by_windows_keeps_known_samples(pipe, piano):
+def test_long_inpaint_by_windows_keeps_known_samples_and_samples_only_the_gaps_windows(pipe, piano, monkeypatch):
+    """A window with nothing unknown is copied, not sampled: cost follows the gaps, not the file's length."""
     gaps = [(0.5, 0.52), (1.7, 1.75)]  # 2.5 s = 20 windows of 0.125 s
+    solved = []
+    real_solve = longform.solve
+    monkeypatch.setattr(longform, "solve", lambda *a, **k: solved.append(1) or real_solve(*a, **k))
     out = pipe.inpaint(piano[:, :40000], SR, gaps=gaps, **FAST)
     known = ad.Mask.from_gaps(gaps, length=40000, rate=SR).known
     assert torch.equal(out[0, :, known], piano[:, :40000][:, known])
+    spans = window_starts(40000, window=pipe.window, overlap=pipe.overlap(0.25))
+    holding = [(s, e) for s, e in spans if not known[s:e].all()]
+    assert len(spans) >= 20 and 2 <= len(solved) == len(holding) <= 4
 
 
 def test_inpaint_warm_start_from_a_classical_fill(pipe, piano):
