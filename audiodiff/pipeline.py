@@ -12,6 +12,7 @@ the inverse problem on samples; log-mel models mask frames (inpainting) or mel b
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -241,6 +242,8 @@ class AudioDiffusion:
             if known.shape[-1] != n:
                 raise ValueError(f"mask has {known.shape[-1]} samples, the audio {n} at {self.sample_rate} Hz")
         known = known.to(self.device).expand_as(wav)
+        if not bool(known.flatten(1).any(1).all()):
+            warnings.warn("the gaps cover the whole input: nothing is known, so this is unconditional generation")
         observed = torch.where(known, wav, torch.zeros_like(wav))
         gain = self.level_gain(observed)  # the model knows audio at its training set's level
         y = self.frontend.encode(gain * observed)

@@ -131,6 +131,9 @@ def test_inpaint_keeps_everything_outside_the_gaps_bit_identical(pipe, piano):
     assert not torch.equal(out[0, :, ~known], torch.zeros_like(out[0, :, ~known]))
     with pytest.raises(ValueError, match="gap"):
         pipe.inpaint(wav, SR, gaps=[(0.4, 0.6)])
+    with pytest.warns(UserWarning, match="unconditional generation"):
+        whole = pipe.inpaint(wav, SR, gaps=[(0, 0.5)], **FAST)
+    assert whole.shape == (1, 1, 8000) and torch.isfinite(whole).all()
 
 
 def test_preemphasis_model_inpaints_bit_exactly_and_warm_starts(pre_pipe, piano):
