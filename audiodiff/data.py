@@ -1,8 +1,8 @@
 """AudioFolder: every audio file under a folder as fixed-length, front-end-encoded training crops.
 
 Files are read once when the dataset is built (through `audio.load`, resampled to the front end's rate and
-mapped to its channel count), so unreadable and silent files are found up front: each is skipped with one
-warning and counted in `skipped`. Crops are drawn from a seeded generator per item, so a crop depends only
+mapped to its channel count), so unreadable, silent and truncated (under MIN_SECONDS) files are found up front:
+each is skipped with one warning and counted in `skipped`. Crops are drawn from a seeded generator per item, so a crop depends only
 on (index, crop seed): the trainer's sampler hands out `(index, seed)` keys, which makes data order and
 crops exactly reproducible on resume and independent of worker processes.
 """
@@ -23,10 +23,11 @@ from . import audio
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
 NORMALIZERS = ("peak", "rms")
+MIN_SECONDS = 0.02  # shorter than any phone or note: a truncated file, which padding would turn into silence
 
 
 class SkippedFileWarning(UserWarning):
-    """An audio file left out of a dataset (unreadable or silent)."""
+    """An audio file left out of a dataset (unreadable, silent or truncated)."""
 
 
 def hash_fraction(key: str) -> float:
@@ -117,6 +118,10 @@ class AudioFolder(torch.utils.data.Dataset):
                 continue
             if bool(audio.is_silent(wav)):
                 self._skip(path, "silent", "silent (RMS below -60 dBFS)")
+                continue
+            if wav.shape[-1] < MIN_SECONDS * self.sample_rate:
+                self._skip(path, "too short", f"{1000 * wav.shape[-1] / self.sample_rate:.1f} ms long, under "
+                                              f"{1000 * MIN_SECONDS:g} ms (truncated?)")
                 continue
             if wav.shape[-1] < self.crop_samples and not pad_short:
                 self.skipped["short"] += 1  # a design choice, not a fault: counted, no warning

@@ -51,19 +51,21 @@ def test_normalisation_and_resampling(tmp_path):
     assert float(audio.rms_db(rms)) == pytest.approx(-20.0, abs=0.01)
 
 
-def test_unreadable_and_silent_files_are_skipped_with_one_warning_each(tmp_path):
+def test_unreadable_silent_and_truncated_files_are_skipped_with_one_warning_each(tmp_path):
     root = make_folder(tmp_path / "d", labels=False)
     (root / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
     (root / "empty.flac").write_bytes(b"")
     audio.save(root / "quiet.wav", torch.zeros(1, 8000), 16000)
+    audio.save(root / "truncated.wav", 0.3 * torch.randn(1, 10), 16000)  # 0.6 ms: padding would make it silence
     (root / "notes.txt").write_text("not audio, ignored")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ds = AudioFolder(root, WAVE, 0.25)
     skipped = [str(w.message) for w in caught if issubclass(w.category, SkippedFileWarning)]
-    assert len(skipped) == 3 and all(m.startswith("skipping ") for m in skipped)
+    assert len(skipped) == 4 and all(m.startswith("skipping ") for m in skipped)
     assert any("broken.wav" in m for m in skipped) and any("quiet.wav" in m and "silent" in m for m in skipped)
-    assert dict(ds.skipped) == {"unreadable": 2, "silent": 1} and len(ds) == 4
+    assert any("truncated.wav" in m and "0.6 ms" in m for m in skipped)
+    assert dict(ds.skipped) == {"unreadable": 2, "silent": 1, "too short": 1} and len(ds) == 4
 
 
 def test_empty_and_useless_folders_are_errors_naming_the_folder(tmp_path):
