@@ -369,13 +369,16 @@ def generate(model_name, n, seconds, label, guidance, sampler, steps, eps, seed,
               help="gap to fill, in seconds (repeatable)")
 @click.option("--init", type=click.Choice(["lpc", "linear", "zeros", "none"]), default=None,
               help="warm start from this classical fill diffused to --t-init [default: the model's]")
+@click.option("--average", type=click.IntRange(min=1), default=None,
+              help="fill with the mean of this many posterior samples (least squared error, less detail) "
+                   "[default: the model's, else 1]")
 @MODEL_OPTION
 @restore_options
 @sampling_options
 @click.option("--plot", is_flag=True, help="also write input / output spectrogram PNGs")
 @cli_errors
-def inpaint(input_path, out_path, gaps, init, model_name, strategy, resample, zeta, t_init, sampler, steps, eps,
-            seed, device, progress, plot) -> None:
+def inpaint(input_path, out_path, gaps, init, average, model_name, strategy, resample, zeta, t_init, sampler, steps,
+            eps, seed, device, progress, plot) -> None:
     """Fill the gaps of IN; samples outside them are kept exactly; OUT is at the model's rate.
 
     \b
@@ -384,8 +387,9 @@ def inpaint(input_path, out_path, gaps, init, model_name, strategy, resample, ze
     """
     wav, sr = load_input(input_path, out_path)
     pipe = open_pipeline(model_name, device, "inpaint")
-    out = pipe.inpaint(wav, sr, gaps=gaps, init=init, t_init=t_init, strategy=strategy, resample=resample, zeta=zeta,
-                       sampler=sampler, steps=steps, eps=eps, seed=seed, progress=progress)[0]
+    out = pipe.inpaint(wav, sr, gaps=gaps, init=init, t_init=t_init, average=average, strategy=strategy,
+                       resample=resample, zeta=zeta, sampler=sampler, steps=steps, eps=eps, seed=seed,
+                       progress=progress)[0]
     write_restored(pipe, wav, sr, out, out_path, plot)
     click.echo(f"wrote {out_path} ({rate_note(pipe, sr)}); filled {len(gaps)} gap(s)")
 
@@ -447,11 +451,13 @@ def write_restored(pipe, wav, sr: int, out, out_path: Path, plot: bool) -> None:
               help="write OUT.csv and OUT.json [default: evaluate_TASK in the current folder]")
 @click.option("--init", type=click.Choice(["lpc", "linear", "zeros", "observed", "none"]), default=None,
               help="warm start (inpaint: a classical fill; extend: observed) [default: the model's]")
+@click.option("--average", type=click.IntRange(min=1), default=None,
+              help="inpaint: fill with the mean of this many posterior samples [default: the model's, else 1]")
 @restore_options
 @sampling_options
 @cli_errors
-def evaluate(model_name, task, data, gap_ms, cutoff, seconds, limit, out_prefix, init, strategy, resample, zeta,
-             t_init, sampler, steps, eps, seed, device, progress) -> None:
+def evaluate(model_name, task, data, gap_ms, cutoff, seconds, limit, out_prefix, init, average, strategy, resample,
+             zeta, t_init, sampler, steps, eps, seed, device, progress) -> None:
     """Compare MODEL with the classical baselines on --data: mean ± std over files, saved as CSV and JSON.
 
     \b
@@ -467,10 +473,13 @@ def evaluate(model_name, task, data, gap_ms, cutoff, seconds, limit, out_prefix,
     except ValueError:
         raise click.BadParameter(f"{gap_ms!r} is not a comma-separated list of milliseconds",
                                  param_hint="--gap-ms") from None
+    if average is not None and task != "inpaint":
+        raise click.BadParameter("only inpainting averages posterior samples", param_hint="--average")
+    extra = {} if average is None else {"average": average}
     pipe = open_pipeline(model_name, device, "evaluate")
     rows = run_evaluation(pipe, data, task=task, gaps_ms=gaps_ms, cutoff_hz=cutoff, seconds=seconds, limit=limit,
                           init=init, t_init=t_init, strategy=strategy, resample=resample, zeta=zeta, sampler=sampler,
-                          steps=steps, eps=eps, seed=seed, progress=progress)
+                          steps=steps, eps=eps, seed=seed, progress=progress, **extra)
     summary = summarize(rows)
     paths = write_results(out_prefix or Path(f"evaluate_{task}"), rows, summary)
     click.echo(format_table(summary))

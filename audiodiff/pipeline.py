@@ -187,7 +187,7 @@ class AudioDiffusion:
         wav = set_channels(wav, self.audio_channels)
         return resample(wav, int(sample_rate), self.sample_rate).to(self.device)
 
-    TASK_KEYS = ("sampler", "steps", "strategy", "resample", "zeta", "init", "t_init", "options")
+    TASK_KEYS = ("sampler", "steps", "strategy", "resample", "zeta", "init", "t_init", "average", "options")
 
     def task_options(self, task: str, given: dict) -> dict:
         """Options for `task` ("inpaint" | "extend"): the model's defaults (config.sample.<task>) overridden by
@@ -228,9 +228,15 @@ class AudioDiffusion:
         init ("lpc" | "linear" | "zeros") with t_init: warm start from that classical fill diffused to t_init
         (CCDF, Chung et al. 2022) instead of from pure noise. Options: sampler, steps, strategy ("replacement"
         | "dps" | "dps+replacement"), resample, zeta, seed, labels, guidance, overlap, progress; those left
-        out (or None) take the model's defaults for the task (config.sample.inpaint)."""
+        out (or None) take the model's defaults for the task (config.sample.inpaint). average=K fills each gap
+        with the mean of K posterior samples (one batch): a Monte-Carlo estimate of the posterior mean, E[x | y],
+        the fill of least squared error, with less detail than any one sample."""
         options = self.task_options("inpaint", dict(options, init=init, t_init=t_init))
         init, t_init = options.pop("init", None), options.pop("t_init", None)
+        average = options.pop("average", None)
+        average = 1 if average is None else int(average)
+        if average < 1:
+            raise ValueError(f"average must be >= 1 (posterior samples per fill), got {average}")
         wav = self.prepare(wav, sample_rate)
         n = wav.shape[-1]
         if (gaps is None) == (mask is None):
@@ -252,7 +258,14 @@ class AudioDiffusion:
             if init not in BASELINES:
                 raise ValueError(f"init must be one of {sorted(BASELINES)}, got {init!r}")
             options.update(x_init=self.frontend.encode(gain * BASELINES[init](observed, known)), t_init=t_init)
+        if average > 1:  # K replicas of every clip in one batch, averaged after sampling
+            y, known_x = y.repeat_interleave(average, 0), known_x.repeat_interleave(average, 0)
+            if "x_init" in options:
+                options["x_init"] = options["x_init"].repeat_interleave(average, 0)
+            if isinstance(options.get("labels"), (list, tuple)):
+                options["labels"] = [label for label in options["labels"] for _ in range(average)]
         x = self.restore(y, lambda s, e: Mask(known_x[..., s:e]), **options)
+        x = x.unflatten(0, (-1, average)).mean(1)
         out = self.frontend.decode_known(x, gain * wav, known) / gain
         return torch.where(known, wav, out).cpu()  # bit-exact: dividing by the gain rounds
 

@@ -211,6 +211,16 @@ def test_evaluate_extend_skips_digitally_silent_files(model_dir, tmp_path):
     assert_one_line_error(result, "digital silence")
 
 
+def test_inpaint_average_option_and_its_misuse(model_dir, clip, tmp_path):
+    out = tmp_path / "mean.wav"
+    result = invoke("inpaint", clip, "-o", out, "--gap", "0.1:0.12", "--average", 3, "--steps", 3, "--model",
+                    model_dir, *QUIET)
+    assert result.exit_code == 0, result.output
+    assert sf.info(out).frames == 8000  # 0.5 s at the model's 16 kHz
+    result = invoke("evaluate", model_dir, "--task", "extend", "--data", tmp_path, "--average", 2, *QUIET)
+    assert result.exit_code == 2 and "only inpainting" in result.output
+
+
 def test_evaluate_empty_folder_is_an_error(model_dir, tmp_path):
     result = invoke("evaluate", model_dir, "--task", "inpaint", "--data", tmp_path, *QUIET)
     assert_one_line_error(result, "no audio files")
