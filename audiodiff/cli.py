@@ -475,11 +475,10 @@ def evaluate(model_name, task, data, gap_ms, cutoff, seconds, limit, out_prefix,
                                  param_hint="--gap-ms") from None
     if average is not None and task != "inpaint":
         raise click.BadParameter("only inpainting averages posterior samples", param_hint="--average")
-    extra = {} if average is None else {"average": average}
     pipe = open_pipeline(model_name, device, "evaluate")
     rows = run_evaluation(pipe, data, task=task, gaps_ms=gaps_ms, cutoff_hz=cutoff, seconds=seconds, limit=limit,
                           init=init, t_init=t_init, strategy=strategy, resample=resample, zeta=zeta, sampler=sampler,
-                          steps=steps, eps=eps, seed=seed, progress=progress, **extra)
+                          steps=steps, eps=eps, seed=seed, progress=progress, average=average)
     summary = summarize(rows)
     paths = write_results(out_prefix or Path(f"evaluate_{task}"), rows, summary)
     click.echo(format_table(summary))

@@ -2,9 +2,9 @@
 
 Files are read once when the dataset is built (through `audio.load`, resampled to the front end's rate and
 mapped to its channel count), so unreadable, silent and truncated (under MIN_SECONDS) files are found up front:
-each is skipped with one warning and counted in `skipped`. Crops are drawn from a seeded generator per item, so a crop depends only
-on (index, crop seed): the trainer's sampler hands out `(index, seed)` keys, which makes data order and
-crops exactly reproducible on resume and independent of worker processes.
+each is skipped with one warning and counted in `skipped`. Crops are drawn from a seeded generator per item, so
+a crop depends only on (index, crop seed): the trainer's sampler hands out `(index, seed)` keys, which makes data
+order and crops exactly reproducible on resume and independent of worker processes.
 """
 from __future__ import annotations
 

@@ -277,7 +277,8 @@ def memory_worker(spec: Spec, *, bf16: bool, threads: int, compile: bool = False
     torch.set_num_threads(threads)
     job = Job(spec, device=torch.device("cpu"), bf16=bf16, compile=compile)
     if compile:  # compile both graphs first: the compiler's own memory is not the job's
-        job.nfe(), job.train()
+        job.nfe()
+        job.train()
     base, out = _status_mib("VmRSS"), {"method": "VmHWM after clear_refs"}
     for name in ("nfe", "train"):
         try:
