@@ -187,16 +187,17 @@ class AudioDiffusion:
         wav = set_channels(wav, self.audio_channels)
         return resample(wav, int(sample_rate), self.sample_rate).to(self.device)
 
-    TASK_KEYS = ("sampler", "steps", "strategy", "resample", "zeta", "init", "t_init", "average", "options")
+    RESTORE_KEYS = ("sampler", "steps", "strategy", "resample", "zeta", "init", "t_init", "options")
+    TASK_KEYS = {"inpaint": RESTORE_KEYS + ("average",), "extend": RESTORE_KEYS}  # config.sample.<task> keys
 
     def task_options(self, task: str, given: dict) -> dict:
         """Options for `task` ("inpaint" | "extend"): the model's defaults (config.sample.<task>) overridden by
         the `given` ones that are not None; the defaults' sampler-specific `options` apply only to their own
         sampler, and init="none" turns a shipped warm start off."""
         defaults = dict(getattr(self.config.sample, task))
-        unknown = sorted(set(defaults) - set(self.TASK_KEYS))
+        unknown = sorted(set(defaults) - set(self.TASK_KEYS[task]))
         if unknown:
-            raise ValueError(f"config.sample.{task} has unknown key(s) {unknown}; known: {list(self.TASK_KEYS)}")
+            raise ValueError(f"config.sample.{task} has unknown key(s) {unknown}; known: {list(self.TASK_KEYS[task])}")
         extra = defaults.pop("options", {})
         given = {k: v for k, v in given.items() if v is not None}
         if given.get("sampler", defaults.get("sampler")) == defaults.get("sampler"):
