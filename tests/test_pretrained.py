@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 import audiodiff as ad
 from audiodiff.cli import main
+from audiodiff.config import load_recipe
 from audiodiff.evaluation import band_limited, gap_lsd
 from audiodiff.metrics import lsd
 from audiodiff.pipeline import DEFAULT_MODELS, PRETRAINED_DIR, shipped_models
@@ -72,6 +73,9 @@ def test_restoration_models_are_shipped_small_and_documented(name):
     assert info["wall_time_s"] > 0 and info["hardware"] and info["command"]
     sample = doc["config"]["sample"]
     assert sample["inpaint"]["init"] == "lpc" and sample["extend"]["init"] == "observed"
+    # a model retrained by its recipe ships the same restoration defaults as the one in the package
+    recipe = load_recipe(Path(__file__).parents[1] / "recipes" / RESTORERS[name][1]).sample
+    assert (recipe.inpaint, recipe.extend) == (sample["inpaint"], sample["extend"])
 
 
 @pytest.mark.parametrize("name", sorted(RESTORERS))
