@@ -271,6 +271,27 @@ def test_ktuberling_skips_narrow_band_and_repeated_recordings(tmp_path):
         ktuberling.prepare(tmp_path / "out", tmp_path / "out2")
 
 
+def test_wesnoth_cuts_whole_tracks_into_one_split_and_skips_silence(tmp_path):
+    wesnoth = importlib.import_module("wesnoth")
+    root = tmp_path / "raw" / "usr" / "share" / "games" / "wesnoth" / "1.16" / "data" / "core" / "music"
+    gap = np.zeros((44100, 2), np.float32)
+    for i, name in enumerate(["battle", "knolls", "main_menu", "sad", "wanderer"]):  # knolls, wanderer: test
+        x = np.concatenate([tone(1.0, 44100, channels=2, seed=i), gap, tone(1.5, 44100, channels=2, seed=i)])
+        write(root / f"{name}.ogg", x, 44100, format="OGG", subtype="VORBIS")
+    summary = wesnoth.prepare(tmp_path / "raw", tmp_path / "out", clip_seconds=1.0, val=0.0, test=0.5)
+    rows = check_clips(tmp_path / "out", seconds=1.0)
+    # 3.5 s per track: clips 0 and 2 (1 is the silence, the last half second is no whole clip)
+    assert summary["clips"] == 10 and sorted({Path(r["path"]).stem[:4] for r in rows}) == ["0000", "0002"]
+    splits = {}
+    for r in rows:
+        splits.setdefault(r["source"].split("@")[0], set()).add(r["split"])
+    assert len(splits) == 5 and all(len(s) == 1 for s in splits.values())  # a track never spans two splits
+    assert {s for v in splits.values() for s in v} == {"train", "test"}
+    assert wesnoth.config() == importlib.import_module("chorales").config()  # one music model
+    with pytest.raises(common.LayoutError, match=r"usr/share/games/wesnoth/VERSION/data/core/music/\*\.ogg"):
+        wesnoth.prepare(tmp_path / "out", tmp_path / "out2")
+
+
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (apt-get install espeak-ng)")
 def test_espeak_digits_real_and_stable(tmp_path):
     espeak_digits = importlib.import_module("espeak_digits")
@@ -320,8 +341,8 @@ def test_chorales_render_one_piece(tmp_path):
 
 
 # --- config() and the train command ------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["espeak_digits", "chorales", "klettres", "ktuberling", "sc09", "ljspeech", "vctk",
-                                  "maestro", "nsynth"])
+@pytest.mark.parametrize("name", ["espeak_digits", "chorales", "klettres", "ktuberling", "wesnoth", "sc09", "ljspeech",
+                                  "vctk", "maestro", "nsynth"])
 def test_config_round_trips_and_fits_the_shipped_size(name):
     from audiodiff.config import Config, build_model
     config = importlib.import_module(name).config()
