@@ -379,7 +379,8 @@ def generate(model_name, n, seconds, label, guidance, sampler, steps, eps, seed,
 @cli_errors
 def inpaint(input_path, out_path, gaps, init, average, model_name, strategy, resample, zeta, t_init, sampler, steps,
             eps, seed, device, progress, plot) -> None:
-    """Fill the gaps of IN; samples outside them are kept exactly; OUT is at the model's rate.
+    """Fill the gaps of IN; OUT keeps IN's rate and channels, every sample outside the gaps unchanged. The
+    model fills each channel at its own rate; above the model's Nyquist frequency the gaps get LPC's fill.
 
     \b
     Example:
@@ -389,9 +390,11 @@ def inpaint(input_path, out_path, gaps, init, average, model_name, strategy, res
     pipe = open_pipeline(model_name, device, "inpaint")
     out = pipe.inpaint(wav, sr, gaps=gaps, init=init, t_init=t_init, average=average, strategy=strategy,
                        resample=resample, zeta=zeta, sampler=sampler, steps=steps, eps=eps, seed=seed,
-                       progress=progress)[0]
-    write_restored(pipe, wav, sr, out, out_path, plot)
-    click.echo(f"wrote {out_path} ({rate_note(pipe, sr)}); filled {len(gaps)} gap(s)")
+                       progress=progress, keep_rate=True)[0]
+    write_restored(wav, sr, out, sr, out_path, plot)
+    above = f"; above {pipe.sample_rate // 2} Hz, LPC" if sr > pipe.sample_rate else ""
+    click.echo(f"wrote {out_path} ({sr} Hz, {out.shape[0]} channel(s), as IN; filled {len(gaps)} gap(s) by the "
+               f"model at {pipe.sample_rate} Hz{above})")
 
 
 @main.command(context_settings=CONTEXT)
@@ -423,19 +426,19 @@ def extend(input_path, out_path, cutoff, kind, init, silence_db, no_gate, model_
     out = pipe.extend(wav, sr, cutoff_hz=cutoff, kind=kind, init=init, t_init=t_init,
                       silence_db=None if no_gate else silence_db, strategy=strategy, resample=resample, zeta=zeta,
                       sampler=sampler, steps=steps, eps=eps, seed=seed, progress=progress)[0]
-    write_restored(pipe, wav, sr, out, out_path, plot)
+    write_restored(wav, sr, out, pipe.sample_rate, out_path, plot)
     click.echo(f"wrote {out_path} ({rate_note(pipe, sr)}); band above {cutoff:g} Hz generated")
 
 
-def write_restored(pipe, wav, sr: int, out, out_path: Path, plot: bool) -> None:
-    """Save the output WAV and, with --plot, OUT.input.png and OUT.png spectrograms."""
+def write_restored(wav, sr: int, out, out_sr: int, out_path: Path, plot: bool) -> None:
+    """Save the output WAV (out at out_sr) and, with --plot, OUT.input.png and OUT.png spectrograms."""
     from .audio import save
     from .train import save_spectrogram
 
-    save(out_path, out, pipe.sample_rate)
+    save(out_path, out, out_sr)
     if plot:
         save_spectrogram(out_path.with_suffix(".input.png"), wav, sr, title=f"input ({sr} Hz)")
-        save_spectrogram(out_path.with_suffix(".png"), out, pipe.sample_rate, title=f"output ({pipe.sample_rate} Hz)")
+        save_spectrogram(out_path.with_suffix(".png"), out, out_sr, title=f"output ({out_sr} Hz)")
 
 
 @main.command(context_settings=CONTEXT)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from .audio import normalization_gain, normalize, resample, set_channels, silence_gate
-from .baselines import BASELINES
+from .baselines import BASELINES, gaps_of
 from .checkpoint import load
 from .frontends import LogMel
 from .longform import generate_long, restore_long
@@ -29,6 +29,7 @@ from .posterior import solve
 from .sampling import sample
 from .sde import Score
 from .shape import per_sample
+from .splice import splice
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 # The CLI's default model per command: class-conditional digits for generation, speech for restoration.
@@ -223,15 +224,19 @@ class AudioDiffusion:
     @torch.no_grad()
     def inpaint(self, wav: Tensor, sample_rate: int, *, gaps: Sequence[tuple[float, float]] | None = None,
                 mask: Tensor | None = None, init: str | None = None, t_init: float | None = None,
-                **options) -> Tensor:
+                keep_rate: bool = False, **options) -> Tensor:
         """Fill `gaps` [(start_s, end_s), ...] (or where the bool `mask` [n] at the model's rate is False) ->
         wav [B, ch, n] at the model's rate; samples outside the gaps are bit-identical to the converted input.
+        keep_rate=True returns the input's own rate and channels instead, every sample outside the gaps
+        bit-identical to the input (`mask` then at the input's rate): see `_inpaint_keeping_rate`.
         init ("lpc" | "linear" | "zeros") with t_init: warm start from that classical fill diffused to t_init
         (CCDF, Chung et al. 2022) instead of from pure noise. Options: sampler, steps, strategy ("replacement"
         | "dps" | "dps+replacement"), resample, zeta, seed, labels, guidance, overlap, progress; those left
         out (or None) take the model's defaults for the task (config.sample.inpaint). average=K fills each gap
         with the mean of K posterior samples (one batch): a Monte-Carlo estimate of the posterior mean, E[x | y],
         the fill of least squared error, with less detail than any one sample."""
+        if keep_rate:
+            return self._inpaint_keeping_rate(wav, sample_rate, gaps, mask, init=init, t_init=t_init, **options)
         options = self.task_options("inpaint", dict(options, init=init, t_init=t_init))
         init, t_init = options.pop("init", None), options.pop("t_init", None)
         average = options.pop("average", None)
@@ -269,6 +274,36 @@ class AudioDiffusion:
         x = x.unflatten(0, (-1, average)).mean(1)
         out = self.frontend.decode_known(x, gain * wav, known) / gain
         return torch.where(known, wav, out).cpu()  # bit-exact: dividing by the gain rounds
+
+    def _inpaint_keeping_rate(self, wav: Tensor, sample_rate: int, gaps: Sequence[tuple[float, float]] | None,
+                              mask: Tensor | None, **options) -> Tensor:
+        """inpaint(keep_rate=True): wav [ch, n] or [B, ch, n] at sample_rate -> [B, ch, n] at sample_rate.
+        A mono model fills each channel (as one batch); the fill is spliced back by `splice.splice`, which
+        takes the band above the model's Nyquist frequency from LPC at the input's rate."""
+        x = torch.as_tensor(wav, dtype=torch.float32)
+        if x.ndim not in (2, 3):
+            raise ValueError(f"wav must be [channels, samples] or [batch, channels, samples], got {tuple(x.shape)}")
+        x = x if x.ndim == 3 else x[None]
+        batch, channels, n = x.shape
+        if channels != self.audio_channels and self.audio_channels != 1:
+            raise ValueError(f"a {self.audio_channels}-channel model cannot keep a {channels}-channel input's "
+                             "channels; use keep_rate=False")
+        if (gaps is None) == (mask is None):
+            raise ValueError("give exactly one of gaps (seconds) or mask")
+        if mask is not None:
+            known = torch.as_tensor(mask, dtype=torch.bool)
+            if known.shape != (n,):
+                raise ValueError(f"mask must have shape [{n}] (the input's samples at {sample_rate} Hz), got "
+                                 f"{tuple(known.shape)}")
+            gaps = [(start / sample_rate, end / sample_rate) for start, end in gaps_of(known.numpy())]
+        known = Mask.from_gaps(gaps, length=n, rate=sample_rate).known
+        # what the gaps hold never reaches the model, but resampling would smear it into the known samples
+        # next to them: a smooth classical guess there keeps those right
+        guess = torch.where(known, x, BASELINES["lpc"](x, known.expand_as(x)).to(x.dtype))
+        per_channel = self.audio_channels == 1 and channels > 1
+        fill = self.inpaint(guess.reshape(batch * channels, 1, n) if per_channel else guess, sample_rate,
+                            gaps=gaps, **options)
+        return splice(x, sample_rate, known, fill.reshape(batch, channels, -1), self.sample_rate)
 
     def level_gain(self, wav: Tensor) -> Tensor:
         """Gain [B, 1, 1] taking wav [B, ch, n] to the training set's level (config.train.normalize)."""

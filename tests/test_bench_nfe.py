@@ -1,4 +1,5 @@
-"""bench/nfe.py and bench/rtf.py smoke tests on an untrained tiny model: rows, NFE counts, verdicts, files."""
+"""Smoke tests of bench/nfe.py, rtf.py, gap_noise.py and keep_rate.py on an untrained tiny model: rows, NFE
+counts, verdicts, files."""
 from __future__ import annotations
 
 import importlib.util
@@ -90,3 +91,23 @@ def test_gap_noise_model_denoiser_floor():
     lsd = result["mean_lsd"]
     assert result["model"] == "speech" and result["denoise_times"] == list(gap_noise.DENOISE_TIMES)
     assert lsd["denoised t=0.0001"] < lsd["denoised t=0.01"] < lsd["zeros"]
+
+
+def test_keep_rate_scores_at_the_recordings_rate(model_dir, tmp_path):
+    """bench/keep_rate.py on a 44.1 kHz stereo file with a 12 kHz tone: the CLI's output (LPC above the model's
+    8 kHz) beats the model's fill resampled with nothing up there."""
+    import math
+
+    import audiodiff as ad
+
+    keep_rate = load_script("keep_rate")
+    piano = ad.resample(ad.load_audio(DATA / "piano.wav")[0][:, :16000], 16000, 44100)
+    tone = 0.05 * torch.sin(2 * math.pi * 12000 * torch.arange(piano.shape[-1]) / 44100)
+    (tmp_path / "in").mkdir()
+    ad.save_audio(tmp_path / "in" / "a.wav", torch.cat([piano + tone, piano - tone]), 44100)
+    out = tmp_path / "k"
+    keep_rate.main(["--model", model_dir, "--data", str(tmp_path / "in"), "--offset", "0.1", "--seconds", "0.5",
+                    "--gap-ms", "20", "--out", str(out)])
+    lsd = json.loads(out.with_suffix(".json").read_text())["lsd"]["20"]
+    assert set(lsd) == {"keep_rate", "model_only", "lpc"} and lsd["keep_rate"] < lsd["model_only"]
+    assert out.with_suffix(".md").exists()

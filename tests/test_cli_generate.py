@@ -39,7 +39,7 @@ def model_dir(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
-    """0.5 s of piano as a 22.05 kHz stereo WAV: the CLI must convert it to the model's 16 kHz mono."""
+    """0.5 s of piano as a 22.05 kHz stereo WAV, for a model at 16 kHz mono."""
     wav = ad.load_audio(DATA / "piano.wav", sample_rate=22050)[0][:, 8000:19025].expand(2, -1)
     path = tmp_path_factory.mktemp("in") / "piano.wav"
     ad.save_audio(path, wav, 22050)
@@ -77,7 +77,7 @@ def test_eps_sets_the_final_sampling_time(model_dir, clip, tmp_path):
         out = tmp_path / f"{name}.wav"
         result = invoke("inpaint", clip, "-o", out, "--gap", "0.2:0.25", "--model", model_dir, *flags, *QUIET)
         assert result.exit_code == 0, result.output
-        fills[name] = sf.read(out)[0][3200:4000]
+        fills[name] = sf.read(out)[0][4410:5512]  # the gap at IN's 22.05 kHz
     assert np.array_equal(fills["default"], fills["model_eps"])  # VP's default eps is 1e-3
     assert not np.allclose(fills["default"], fills["late"], atol=1e-3)
 
@@ -93,14 +93,13 @@ def test_inpaint_converts_and_keeps_samples_outside_the_gap(model_dir, clip, tmp
     result = invoke("inpaint", clip, "-o", out, "--gap", "0.2:0.25", "--gap", "0.3:0.31", "--model", model_dir,
                     "--plot", *QUIET)
     assert result.exit_code == 0, result.output
-    assert "16000 Hz, the model's rate; input was 22050 Hz" in result.output
+    assert "22050 Hz, 2 channel(s), as IN" in result.output and "above 8000 Hz, LPC" in result.output
     data, sr = sf.read(out, dtype="float32", always_2d=True)
-    assert sr == 16000 and data.shape[1] == 1
-    wav, _ = ad.load_audio(clip)
-    expected = ad.resample(wav.mean(0, keepdim=True), 22050, 16000)[0]
-    known = ad.Mask.from_gaps([(0.2, 0.25), (0.3, 0.31)], length=expected.shape[-1], rate=16000).known
-    pcm = (expected.double().clamp(-1, 1) * 32768).round().clamp(-32768, 32767) / 32768  # PCM-16 of the input
-    assert torch.equal(torch.from_numpy(data[:, 0]).double()[known], pcm[known])
+    wav, _ = ad.load_audio(clip)  # 22.05 kHz stereo PCM-16
+    assert sr == 22050 and data.shape == wav.T.shape
+    known = ad.Mask.from_gaps([(0.2, 0.25), (0.3, 0.31)], length=wav.shape[-1], rate=sr).known
+    assert torch.equal(torch.from_numpy(data.T)[:, known], wav[:, known])  # PCM-16 in, the same PCM-16 out
+    assert (torch.from_numpy(data.T)[:, ~known] - wav[:, ~known]).abs().max() > 1e-3  # the gaps were filled
     assert out.with_suffix(".png").exists() and out.with_suffix(".input.png").exists()
 
 
@@ -216,7 +215,7 @@ def test_inpaint_average_option_and_its_misuse(model_dir, clip, tmp_path):
     result = invoke("inpaint", clip, "-o", out, "--gap", "0.1:0.12", "--average", 3, "--steps", 3, "--model",
                     model_dir, *QUIET)
     assert result.exit_code == 0, result.output
-    assert sf.info(out).frames == 8000  # 0.5 s at the model's 16 kHz
+    assert sf.info(out).frames == 11025  # 0.5 s at IN's 22.05 kHz
     result = invoke("evaluate", model_dir, "--task", "extend", "--data", tmp_path, "--average", 2, *QUIET)
     assert result.exit_code == 2 and "only inpainting" in result.output
 

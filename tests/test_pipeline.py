@@ -6,6 +6,7 @@ shapes, rates, determinism, bounded working memory and seam-free long-form windo
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,30 @@ def test_inpaint_converts_rate_and_channels(pipe, piano):
     known = ad.Mask.from_gaps([(0.2, 0.22)], length=expected.shape[-1], rate=SR).known
     assert out.shape == (1, 1, expected.shape[-1])
     assert torch.equal(out[0, :, known], expected[:, known])
+
+
+def test_inpaint_keep_rate_returns_the_input_format_with_lpc_above_the_model_band(pipe, piano):
+    """keep_rate: 44.1 kHz stereo comes back as 44.1 kHz stereo, every sample outside the gap bit-identical,
+    each channel filled. The gap also gets the band above the 16 kHz model's 8 kHz (LPC at the input's rate): a
+    12 kHz tone runs on through a 10 ms gap, where the model's fill alone, resampled, would hold none of it."""
+    sr, n, gaps = 44100, 22050, [(0.2, 0.21)]
+    low = ad.resample(piano[:, :8000], SR, sr)[:, :n]
+    tone = 0.05 * torch.sin(2 * math.pi * 12000 * torch.arange(n) / sr)
+    stereo = torch.cat([low + tone, 0.5 * low - tone])
+    known = ad.Mask.from_gaps(gaps, length=n, rate=sr).known
+    out = pipe.inpaint(stereo, sr, gaps=gaps, keep_rate=True, seed=0, **FAST)[0]
+    assert out.shape == (2, n) and torch.equal(out[:, known], stereo[:, known])
+    assert torch.equal(out, pipe.inpaint(stereo, sr, mask=known, keep_rate=True, seed=0, **FAST)[0])
+
+    def high_band_error(x: torch.Tensor) -> float:  # the gap's band above 10 kHz against the true tone
+        high = x - ad.resample(ad.resample(x, sr, 20000), 20000, sr)[:, :n]
+        truth = torch.stack([tone, -tone])
+        return ((high - truth)[:, ~known].norm() / truth[:, ~known].norm()).item()
+
+    model_only = ad.resample(pipe.inpaint(stereo, sr, gaps=gaps, seed=0, **FAST)[0], SR, sr)[:, :n]
+    assert high_band_error(out) < 0.3 and high_band_error(torch.where(known, stereo, model_only)) > 0.9
+    with pytest.raises(ValueError, match="mask must have shape"):
+        pipe.inpaint(stereo, sr, mask=known[:-1], keep_rate=True)
 
 
 def test_long_inpaint_by_windows_keeps_known_samples_and_samples_only_the_gaps_windows(pipe, piano, monkeypatch):

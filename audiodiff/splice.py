@@ -1,0 +1,36 @@
+"""Put a fill made at the model's rate back into a recording at its own rate: the rest of the file stays
+bit-identical, in its own rate and channels.
+
+A model sampled at 16 kHz knows nothing above 8 kHz. Resampled to a 44.1 kHz recording, its fill would leave
+a hole above 8 kHz inside each gap, and a step at the gap's edges wherever the recording has content there.
+So the band above the model's Nyquist frequency comes from the classical LPC fill made at the recording's own
+rate (Etter 1996): it continues the recording's high band out of both edges and fades over the gap.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .audio import resample
+from .baselines import lpc_fill
+
+
+def fit_length(x: Tensor, n: int) -> Tensor:
+    """x [..., m] cut or zero-padded at the end to [..., n] (sinc resampling rounds lengths)."""
+    m = x.shape[-1]
+    return x[..., :n] if m >= n else torch.nn.functional.pad(x, (0, n - m))
+
+
+def splice(recording: Tensor, sample_rate: int, known: Tensor, fill: Tensor, fill_rate: int) -> Tensor:
+    """recording [..., n] at sample_rate, known bool [..., n] (broadcastable), fill [..., m] at fill_rate (the
+    same leading shape, the recording resampled and filled) -> [..., n]: the recording where known, else the
+    fill resampled to sample_rate plus, when sample_rate > fill_rate, the band of LPC's fill above
+    fill_rate / 2."""
+    n = recording.shape[-1]
+    known = known.expand_as(recording)
+    gap = fit_length(resample(fill.to(recording.dtype), fill_rate, sample_rate), n)
+    if sample_rate > fill_rate:
+        classical = lpc_fill(recording, known).to(recording.dtype)
+        low = fit_length(resample(resample(classical, sample_rate, fill_rate), fill_rate, sample_rate), n)
+        gap = gap + classical - low
+    return torch.where(known, recording, gap)
