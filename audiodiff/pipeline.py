@@ -295,15 +295,16 @@ class AudioDiffusion:
             if known.shape != (n,):
                 raise ValueError(f"mask must have shape [{n}] (the input's samples at {sample_rate} Hz), got "
                                  f"{tuple(known.shape)}")
-            gaps = [(start / sample_rate, end / sample_rate) for start, end in gaps_of(known.numpy())]
+            gaps = [(start / sample_rate, end / sample_rate) for start, end in gaps_of(known.cpu().numpy())]
         known = Mask.from_gaps(gaps, length=n, rate=sample_rate).known
         # what the gaps hold never reaches the model, but resampling would smear it into the known samples
         # next to them: a smooth classical guess there keeps those right
-        guess = torch.where(known, x, BASELINES["lpc"](x, known.expand_as(x)).to(x.dtype))
+        classical = BASELINES["lpc"](x, known.expand_as(x)).to(x.dtype)
+        guess = torch.where(known, x, classical)
         per_channel = self.audio_channels == 1 and channels > 1
         fill = self.inpaint(guess.reshape(batch * channels, 1, n) if per_channel else guess, sample_rate,
                             gaps=gaps, **options)
-        return splice(x, sample_rate, known, fill.reshape(batch, channels, -1), self.sample_rate)
+        return splice(x, sample_rate, known, fill.reshape(batch, channels, -1), self.sample_rate, classical=classical)
 
     def level_gain(self, wav: Tensor) -> Tensor:
         """Gain [B, 1, 1] taking wav [B, ch, n] to the training set's level (config.train.normalize)."""

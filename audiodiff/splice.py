@@ -21,16 +21,17 @@ def fit_length(x: Tensor, n: int) -> Tensor:
     return x[..., :n] if m >= n else torch.nn.functional.pad(x, (0, n - m))
 
 
-def splice(recording: Tensor, sample_rate: int, known: Tensor, fill: Tensor, fill_rate: int) -> Tensor:
+def splice(recording: Tensor, sample_rate: int, known: Tensor, fill: Tensor, fill_rate: int, *,
+           classical: Tensor | None = None) -> Tensor:
     """recording [..., n] at sample_rate, known bool [..., n] (broadcastable), fill [..., m] at fill_rate (the
     same leading shape, the recording resampled and filled) -> [..., n]: the recording where known, else the
-    fill resampled to sample_rate plus, when sample_rate > fill_rate, the band of LPC's fill above
-    fill_rate / 2."""
+    fill resampled to sample_rate plus, when sample_rate > fill_rate, the band above fill_rate / 2 of the
+    classical fill [..., n] (LPC's when not given)."""
     n = recording.shape[-1]
     known = known.expand_as(recording)
     gap = fit_length(resample(fill.to(recording.dtype), fill_rate, sample_rate), n)
     if sample_rate > fill_rate:
-        classical = lpc_fill(recording, known).to(recording.dtype)
+        classical = (lpc_fill(recording, known) if classical is None else classical).to(recording.dtype)
         low = fit_length(resample(resample(classical, sample_rate, fill_rate), fill_rate, sample_rate), n)
         gap = gap + classical - low
     return torch.where(known, recording, gap)
