@@ -22,6 +22,7 @@ from .precond import ScoreModel
 from .sampling import SAMPLERS, euler_maruyama, ode_heun, ode_rk45, predictor_corrector, sample, stochastic_heun
 from .sde import SDE, SubVPSDE, VESDE, VPSDE, sde_from_config
 from .shape import per_sample
+from .splice import splice
 from .train import Trainer, TrainingError
 
 __version__ = "0.1.0"
