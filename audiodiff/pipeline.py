@@ -278,8 +278,9 @@ class AudioDiffusion:
     def _inpaint_keeping_rate(self, wav: Tensor, sample_rate: int, gaps: Sequence[tuple[float, float]] | None,
                               mask: Tensor | None, **options) -> Tensor:
         """inpaint(keep_rate=True): wav [ch, n] or [B, ch, n] at sample_rate -> [B, ch, n] at sample_rate.
-        A mono model fills each channel (as one batch); the fill is spliced back by `splice.splice`, which
-        takes the band above the model's Nyquist frequency from LPC at the input's rate."""
+        A mono model fills each channel, stereo as mid (L + R) / 2 and side (L - R) / 2 so that what the channels
+        share is filled once (a dual-mono input stays dual-mono); the fill is spliced back by `splice.splice`,
+        which takes the band above the model's Nyquist frequency from LPC at the input's rate."""
         x = torch.as_tensor(wav, dtype=torch.float32)
         if x.ndim not in (2, 3):
             raise ValueError(f"wav must be [channels, samples] or [batch, channels, samples], got {tuple(x.shape)}")
@@ -301,10 +302,17 @@ class AudioDiffusion:
         # next to them: a smooth classical guess there keeps those right
         classical = BASELINES["lpc"](x, known.expand_as(x)).to(x.dtype)
         guess = torch.where(known, x, classical)
+        mid_side = self.audio_channels == 1 and channels == 2
+        if mid_side:
+            guess = torch.stack([guess.mean(1), (guess[:, 0] - guess[:, 1]) / 2], 1)
         per_channel = self.audio_channels == 1 and channels > 1
         fill = self.inpaint(guess.reshape(batch * channels, 1, n) if per_channel else guess, sample_rate,
-                            gaps=gaps, **options)
-        return splice(x, sample_rate, known, fill.reshape(batch, channels, -1), self.sample_rate, classical=classical)
+                            gaps=gaps, **options).reshape(batch, channels, -1)
+        if mid_side:
+            no_side = (guess[:, 1] == 0).all(-1)[:, None]  # [B, 1]: dual mono, nothing to fill in the side
+            side = torch.where(no_side, torch.zeros_like(fill[:, 1]), fill[:, 1])
+            fill = torch.stack([fill[:, 0] + side, fill[:, 0] - side], 1)
+        return splice(x, sample_rate, known, fill, self.sample_rate, classical=classical)
 
     def level_gain(self, wav: Tensor) -> Tensor:
         """Gain [B, 1, 1] taking wav [B, ch, n] to the training set's level (config.train.normalize)."""

@@ -10,6 +10,9 @@ padded by one LSD frame each side, at the file's rate:
   model_only  the model's fill resampled to the file's rate with nothing above the model's band
   lpc         LPC's fill at the file's rate
 
+and, for stereo files, how far each fill's left-right correlation in the gap is from the recording's
+(|corr(L, R) - corr_true(L, R)|, "image" columns): a fill drawn per channel decorrelates the channels.
+
     python bench/keep_rate.py --model music --data /work/data/raw/wesnoth --limit 8 --out bench/results/keep_rate_music
 """
 from __future__ import annotations
@@ -54,7 +57,16 @@ def score_file(pipe: AudioDiffusion, path: Path, *, offset: float, seconds: floa
         model_only = torch.where(known, ref, resample(fill, pipe.sample_rate, sr)[..., :n])
         outs = {"keep_rate": kept, "model_only": model_only, "lpc": lpc_fill(gapped, known.expand_as(ref))}
         rows[ms] = {m: gap_lsd(outs[m], ref, start, width).mean().item() for m in METHODS}
+        if ref.shape[0] == 2:
+            gap = slice(start, start + width)
+            truth = lr_correlation(ref[:, gap])
+            rows[ms].update({f"image {m}": abs(lr_correlation(outs[m][:, gap]) - truth) for m in METHODS})
     return rows
+
+
+def lr_correlation(x: torch.Tensor) -> float:
+    """Normalised correlation of the two channels of x [2, n]."""
+    return (x[0] @ x[1] / (x[0].norm() * x[1].norm() + 1e-12)).item()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     gaps_ms = [float(g) for g in args.gap_ms.split(",")]
     pipe = AudioDiffusion.from_pretrained(args.model)
-    scores: dict[float, dict[str, list[float]]] = {ms: {m: [] for m in METHODS} for ms in gaps_ms}
+    scores: dict[float, dict[str, list[float]]] = {ms: {} for ms in gaps_ms}
     files, begin = [], time.time()
     for path in audio_files(args.data):
         rows = score_file(pipe, path, offset=args.offset, seconds=args.seconds, gaps_ms=gaps_ms, seed=args.seed)
@@ -82,18 +94,19 @@ def main(argv: list[str] | None = None) -> None:
         files.append(str(path))
         for ms, row in rows.items():
             for m, v in row.items():
-                scores[ms][m].append(v)
-        print(path.name, " ".join(f"{ms:g}ms " + "/".join(f"{row[m]:.3f}" for m in METHODS)
+                scores[ms].setdefault(m, []).append(v)
+        print(path.name, " ".join(f"{ms:g}ms " + "/".join(f"{row[m]:.3f}" for m in row)
                                   for ms, row in rows.items()), flush=True)
         if len(files) == args.limit:
             break
     if not files:
         raise SystemExit(f"no file in {args.data} is longer than {args.offset + args.seconds} s")
     means = {ms: {m: statistics.mean(v) for m, v in by.items()} for ms, by in scores.items()}
+    columns = list(means[gaps_ms[0]])  # LSD per method, then the image errors when there were stereo files
     lines = [f"Model `{args.model}`, {len(files)} excerpts of {args.seconds} s from `{args.data}`, LSD at the files' "
-             f"own rate, {time.time() - begin:.0f} s", "", "| gap | " + " | ".join(METHODS) + " |",
-             "|---|" + "---|" * len(METHODS)]
-    lines += [f"| {ms:g} ms | " + " | ".join(f"{means[ms][m]:.3f}" for m in METHODS) + " |" for ms in gaps_ms]
+             f"own rate, {time.time() - begin:.0f} s", "", "| gap | " + " | ".join(columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    lines += [f"| {ms:g} ms | " + " | ".join(f"{means[ms][m]:.3f}" for m in columns) + " |" for ms in gaps_ms]
     print("\n".join(lines))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

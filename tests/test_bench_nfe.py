@@ -109,5 +109,7 @@ def test_keep_rate_scores_at_the_recordings_rate(model_dir, tmp_path):
     keep_rate.main(["--model", model_dir, "--data", str(tmp_path / "in"), "--offset", "0.1", "--seconds", "0.5",
                     "--gap-ms", "20", "--out", str(out)])
     lsd = json.loads(out.with_suffix(".json").read_text())["lsd"]["20"]
-    assert set(lsd) == {"keep_rate", "model_only", "lpc"} and lsd["keep_rate"] < lsd["model_only"]
+    methods = {"keep_rate", "model_only", "lpc"}
+    assert set(lsd) == methods | {f"image {m}" for m in methods} and lsd["keep_rate"] < lsd["model_only"]
+    assert all(0 <= lsd[f"image {m}"] <= 2 for m in methods)  # |corr(L, R) - true corr|, a stereo file
     assert out.with_suffix(".md").exists()

@@ -186,7 +186,7 @@ def test_inpaint_converts_rate_and_channels(pipe, piano):
 
 def test_inpaint_keep_rate_returns_the_input_format_with_lpc_above_the_model_band(pipe, piano):
     """keep_rate: 44.1 kHz stereo comes back as 44.1 kHz stereo, every sample outside the gap bit-identical,
-    each channel filled. The gap also gets the band above the 16 kHz model's 8 kHz (LPC at the input's rate): a
+    each channel filled (as mid and side). The gap also gets the band above the 16 kHz model's 8 kHz (LPC at the input's rate): a
     12 kHz tone runs on through a 10 ms gap, where the model's fill alone, resampled, would hold none of it."""
     sr, n, gaps = 44100, 22050, [(0.2, 0.21)]
     low = ad.resample(piano[:, :8000], SR, sr)[:, :n]
@@ -206,6 +206,9 @@ def test_inpaint_keep_rate_returns_the_input_format_with_lpc_above_the_model_ban
     assert high_band_error(out) < 0.3 and high_band_error(torch.where(known, stereo, model_only)) > 0.9
     with pytest.raises(ValueError, match="mask must have shape"):
         pipe.inpaint(stereo, sr, mask=known[:-1], keep_rate=True)
+    # stereo is filled as mid and side: a dual-mono input stays dual-mono, gap included
+    dual = pipe.inpaint(low.expand(2, -1), sr, gaps=gaps, keep_rate=True, **FAST)[0]
+    assert torch.equal(dual[0], dual[1]) and not torch.equal(dual[0, ~known], low[0, ~known])
 
 
 def test_long_inpaint_by_windows_keeps_known_samples_and_samples_only_the_gaps_windows(pipe, piano, monkeypatch):
