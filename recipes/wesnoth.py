@@ -1,11 +1,10 @@
 """The Battle for Wesnoth soundtrack (Debian wesnoth-1.16-music): produced orchestral music, never trained on.
 
-41 tracks (GPL-2+), 128 minutes of produced orchestral game music as OGG Vorbis, 44.1 kHz stereo: produced
-music, not rendered by us, unlike the rendered General MIDI chorales the `music` model learns from, so its test split
-checks that model on music it has never heard the like of. Each track is mixed
-to mono, resampled to 16 kHz and cut into consecutive --clip-seconds clips; clips that are mostly silence are
-skipped. Whole tracks go to one split (a hash of the track's name), so a model trained here is tested on
-tracks it never heard.
+41 tracks (GPL-2+), 128 minutes of orchestral game music as OGG Vorbis, 44.1 kHz stereo: produced music, not
+rendered by us, unlike the General MIDI chorales the `music` model learns from, so its test split checks that
+model on music it has never heard the like of. Each track is mixed to mono, resampled to 16 kHz and cut into
+consecutive --clip-seconds clips; clips that are mostly silence are skipped. Whole tracks go to one split (a hash
+of the track's name), so a model trained here is tested on tracks it never heard.
 
 Clips are named NNNN_TRACK (chunk index first): sorted, the test split interleaves its tracks, so `evaluate
 --limit 16` scores the openings of every test track rather than one track's first minute.
