@@ -69,6 +69,13 @@ def resample(wav: Tensor, orig_sr: int, new_sr: int) -> Tensor:
     return AF.resample(wav.to(dtype), int(orig_sr), int(new_sr))
 
 
+def band_limited(wav: Tensor, sample_rate: int, cutoff_hz: float) -> Tensor:
+    """wav [..., n] sinc-resampled to 2 * cutoff_hz and back, n samples: its band below cutoff_hz (the
+    observation of bandwidth extension; the part of a recording a model at 2 * cutoff_hz can make)."""
+    low = round(2 * cutoff_hz)
+    return resample(resample(wav, sample_rate, low), low, sample_rate)[..., : wav.shape[-1]]
+
+
 def load(path: str | os.PathLike, sample_rate: int | None = None,
          channels: int | None = None) -> tuple[Tensor, int]:
     """Read WAV / FLAC / OGG / AIFF -> (wav [ch, n] float32 in [-1, 1], sr); resample to `sample_rate` and map

@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from .audio import load, resample
+from .audio import band_limited, load  # band_limited: the extension observation (evaluation.band_limited)
 from .baselines import BASELINES
 from .data import AUDIO_EXTENSIONS, find_audio
 from .metrics import LSD_N_FFT, lsd, snr
@@ -51,12 +51,6 @@ def gap_lsd(out: torch.Tensor, ref: torch.Tensor, start: int, width: int) -> tor
     """LSD [...] of `out` against `ref` [..., n] on the gap [start, start + width) padded by one LSD frame."""
     lo, hi = max(0, start - LSD_N_FFT), min(ref.shape[-1], start + width + LSD_N_FFT)
     return lsd(out[..., lo:hi], ref[..., lo:hi])
-
-
-def band_limited(wav: torch.Tensor, sample_rate: int, cutoff_hz: float) -> torch.Tensor:
-    """The observation of bandwidth extension: wav [..., n] sinc-resampled to 2 * cutoff and back, n samples."""
-    low = round(2 * cutoff_hz)
-    return resample(resample(wav, sample_rate, low), low, sample_rate)[..., : wav.shape[-1]]
 
 
 def silent_gap(ref: torch.Tensor, gaps_ms: Sequence[float], sample_rate: int) -> bool:

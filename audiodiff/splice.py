@@ -11,14 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .audio import resample
+from .audio import band_limited, resample
 from .baselines import lpc_fill
-
-
-def fit_length(x: Tensor, n: int) -> Tensor:
-    """x [..., m] cut or zero-padded at the end to [..., n] (sinc resampling rounds lengths)."""
-    m = x.shape[-1]
-    return x[..., :n] if m >= n else torch.nn.functional.pad(x, (0, n - m))
 
 
 def splice(recording: Tensor, sample_rate: int, known: Tensor, fill: Tensor, fill_rate: int, *,
@@ -29,9 +23,9 @@ def splice(recording: Tensor, sample_rate: int, known: Tensor, fill: Tensor, fil
     classical fill [..., n] (LPC's when not given)."""
     n = recording.shape[-1]
     known = known.expand_as(recording)
-    gap = fit_length(resample(fill.to(recording.dtype), fill_rate, sample_rate), n)
+    gap = resample(fill.to(recording.dtype), fill_rate, sample_rate)
+    gap = torch.nn.functional.pad(gap, (0, n - gap.shape[-1]))  # sinc resampling rounds lengths: crop or pad
     if sample_rate > fill_rate:
         classical = (lpc_fill(recording, known) if classical is None else classical).to(recording.dtype)
-        low = fit_length(resample(resample(classical, sample_rate, fill_rate), fill_rate, sample_rate), n)
-        gap = gap + classical - low
+        gap = gap + classical - band_limited(classical, sample_rate, fill_rate / 2)
     return torch.where(known, recording, gap)
