@@ -4,7 +4,8 @@
     wav = pipe.generate(n=4, seconds=2.0, seed=0)               # [4, ch, samples] at pipe.sample_rate
     out = pipe.inpaint(wav[0], pipe.sample_rate, gaps=[(1.0, 1.2)])
 
-Audio in is converted to the model's rate and channel count; audio out is at the model's rate. Signals
+Audio in is converted to the model's rate and channel count; audio out is at the model's rate, or with
+keep_rate=True (inpaint, extend) at the input's rate and channels, as the CLI writes it. Signals
 longer than the training clips are processed by overlapping windows (`longform`). Waveform models solve
 the inverse problem on samples; log-mel models mask frames (inpainting) or mel bands above the cutoff
 (bandwidth extension), decode by Griffin-Lim, and put the observed samples / low band back in audio.
@@ -29,7 +30,7 @@ from .posterior import solve
 from .sampling import sample
 from .sde import Score
 from .shape import per_sample
-from .splice import splice
+from .splice import splice, splice_band
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 # The CLI's default model per command: class-conditional digits for generation, speech for restoration.
@@ -275,20 +276,43 @@ class AudioDiffusion:
         out = self.frontend.decode_known(x, gain * wav, known) / gain
         return torch.where(known, wav, out).cpu()  # bit-exact: dividing by the gain rounds
 
-    def _inpaint_keeping_rate(self, wav: Tensor, sample_rate: int, gaps: Sequence[tuple[float, float]] | None,
-                              mask: Tensor | None, **options) -> Tensor:
-        """inpaint(keep_rate=True): wav [ch, n] or [B, ch, n] at sample_rate -> [B, ch, n] at sample_rate.
-        A mono model fills each channel, stereo as mid (L + R) / 2 and side (L - R) / 2 so that what the channels
-        share is filled once (a dual-mono input stays dual-mono); the fill is spliced back by `splice.splice`,
-        which takes the band above the model's Nyquist frequency from LPC at the input's rate."""
+    def _batch(self, wav: Tensor) -> Tensor:
+        """wav [ch, n] or [B, ch, n] -> float32 [B, ch, n]; ValueError on other shapes or non-finite samples."""
         x = torch.as_tensor(wav, dtype=torch.float32)
         if x.ndim not in (2, 3):
             raise ValueError(f"wav must be [channels, samples] or [batch, channels, samples], got {tuple(x.shape)}")
-        x = x if x.ndim == 3 else x[None]
+        if not torch.isfinite(x).all():
+            raise ValueError("wav contains NaN or inf samples")
+        return x if x.ndim == 3 else x[None]
+
+    def _by_channel(self, x: Tensor, restore) -> Tensor:
+        """x [B, ch, n] -> [B, ch, m]: `restore` ([b, audio_channels, n] -> [b, audio_channels, m]) of every
+        channel, as one batch when the model is mono. Stereo goes as mid (L + R) / 2 and side (L - R) / 2, so
+        that what the channels share is restored once and a dual-mono input stays dual-mono (an all-zero side
+        stays zero: the model would put a little sound in it)."""
         batch, channels, n = x.shape
-        if channels != self.audio_channels and self.audio_channels != 1:
-            raise ValueError(f"a {self.audio_channels}-channel model cannot keep a {channels}-channel input's "
-                             "channels; use keep_rate=False")
+        if self.audio_channels != 1 or channels == 1:
+            if channels != self.audio_channels:
+                raise ValueError(f"a {self.audio_channels}-channel model cannot keep a {channels}-channel "
+                                 "input's channels; use keep_rate=False")
+            return restore(x)
+        if channels != 2:
+            return restore(x.reshape(batch * channels, 1, n)).reshape(batch, channels, -1)
+        mid, side = x.mean(1, keepdim=True), (x[:, :1] - x[:, 1:]) / 2
+        no_side = (side == 0).all(-1)  # [B, 1]: dual mono
+        if no_side.all():  # nothing to restore in the side: half the work
+            return restore(mid).expand(-1, 2, -1)
+        out = restore(torch.cat([mid, side], 1).reshape(2 * batch, 1, n)).reshape(batch, 2, -1)
+        side = torch.where(no_side, torch.zeros_like(out[:, 1:]), out[:, 1:])
+        return torch.cat([out[:, :1] + side, out[:, :1] - side], 1)
+
+    def _inpaint_keeping_rate(self, wav: Tensor, sample_rate: int, gaps: Sequence[tuple[float, float]] | None,
+                              mask: Tensor | None, **options) -> Tensor:
+        """inpaint(keep_rate=True): wav [ch, n] or [B, ch, n] at sample_rate -> [B, ch, n] at sample_rate. The
+        model fills every channel (`_by_channel`); the fill is spliced back by `splice.splice`, which takes the
+        band above the model's Nyquist frequency from LPC at the input's rate."""
+        x = self._batch(wav)
+        n = x.shape[-1]
         if (gaps is None) == (mask is None):
             raise ValueError("give exactly one of gaps (seconds) or mask")
         if mask is not None:
@@ -302,16 +326,7 @@ class AudioDiffusion:
         # next to them: a smooth classical guess there keeps those right
         classical = BASELINES["lpc"](x, known.expand_as(x)).to(x.dtype)
         guess = torch.where(known, x, classical)
-        mid_side = self.audio_channels == 1 and channels == 2
-        if mid_side:
-            guess = torch.stack([guess.mean(1), (guess[:, 0] - guess[:, 1]) / 2], 1)
-        per_channel = self.audio_channels == 1 and channels > 1
-        fill = self.inpaint(guess.reshape(batch * channels, 1, n) if per_channel else guess, sample_rate,
-                            gaps=gaps, **options).reshape(batch, channels, -1)
-        if mid_side:
-            no_side = (guess[:, 1] == 0).all(-1)[:, None]  # [B, 1]: dual mono, nothing to fill in the side
-            side = torch.where(no_side, torch.zeros_like(fill[:, 1]), fill[:, 1])
-            fill = torch.stack([fill[:, 0] + side, fill[:, 0] - side], 1)
+        fill = self._by_channel(guess, lambda c: self.inpaint(c, sample_rate, gaps=gaps, **options))
         return splice(x, sample_rate, known, fill, self.sample_rate, classical=classical)
 
     def level_gain(self, wav: Tensor) -> Tensor:
@@ -321,14 +336,18 @@ class AudioDiffusion:
     @torch.no_grad()
     def extend(self, wav: Tensor, sample_rate: int, *, cutoff_hz: float, kind: str = "fir",
                init: str | None = None, t_init: float | None = None, silence_db: float | None = -80.0,
-               **options) -> Tensor:
+               keep_rate: bool = False, **options) -> Tensor:
         """Bandwidth extension of audio whose content lies below `cutoff_hz` -> wav [B, ch, n] at the model's
         rate. Sampling keeps data consistency with a `kind` zero-phase low-pass (waveform models) or the mel
         bands below the cutoff (log-mel models); the result's FFT bins below the cutoff are the input's.
         init="observed" with t_init: warm start from the band-limited input diffused to t_init (CCDF). Where
         the input is silent (frames below `silence_db` dBFS, e.g. digital-silence padding) the generated band
         is gated off, as the band below the cutoff says nothing sounds there (None: no gate). Options left out
-        (or None) take the model's defaults for the task (config.sample.extend)."""
+        (or None) take the model's defaults for the task (config.sample.extend). keep_rate=True keeps the
+        input's channels and its rate (unless below the model's): see `_extend_keeping_rate`."""
+        if keep_rate:
+            return self._extend_keeping_rate(wav, sample_rate, cutoff_hz=cutoff_hz, kind=kind, init=init,
+                                             t_init=t_init, silence_db=silence_db, **options)
         options = self.task_options("extend", dict(options, init=init, t_init=t_init))
         init, t_init = options.pop("init", None), options.pop("t_init", None)
         if not 0 < cutoff_hz < self.sample_rate / 2:
@@ -354,6 +373,22 @@ class AudioDiffusion:
         if silence_db is not None:  # last: silent input stays bit-exact (the projection rings into it)
             out = wav + silence_gate(wav, self.sample_rate, threshold_db=silence_db) * (out - wav)
         return out.cpu()
+
+    def _extend_keeping_rate(self, wav: Tensor, sample_rate: int, *, cutoff_hz: float,
+                             silence_db: float | None, **options) -> Tensor:
+        """extend(keep_rate=True): wav [ch, n] or [B, ch, n] at sample_rate -> [B, ch, n'] at the output rate,
+        max(sample_rate, the model's): a lower-rate input is first resampled up, as its band ends below the one
+        the model makes. The model extends every channel (`_by_channel`); `splice.splice_band` puts its band
+        from the cutoff up to its Nyquist frequency into the input, which keeps the rest, and silent stretches
+        stay bit-exact."""
+        rate = max(int(sample_rate), self.sample_rate)
+        x = resample(self._batch(wav), int(sample_rate), rate)
+        fill = self._by_channel(x, lambda c: self.extend(c, rate, cutoff_hz=cutoff_hz, silence_db=silence_db,
+                                                         **options))
+        out = splice_band(x, rate, cutoff_hz, fill, self.sample_rate)
+        if silence_db is not None:  # the whole-signal FFT rings faintly into silence: keep it exact
+            out = x + silence_gate(x, rate, threshold_db=silence_db) * (out - x)
+        return out
 
     def known_bands(self, cutoff_hz: float) -> Tensor:
         """Mel bands [1, M, 1] whose filters lie wholly below cutoff_hz (the observed bands)."""

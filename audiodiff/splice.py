@@ -1,5 +1,6 @@
 """Put a fill made at the model's rate back into a recording at its own rate: the rest of the file stays
-bit-identical, in its own rate and channels.
+as it was, in its own rate and channels. `splice` fills gaps in time (inpainting), `splice_band` a band in
+frequency (bandwidth extension).
 
 A model sampled at 16 kHz knows nothing above 8 kHz. Resampled to a 44.1 kHz recording, its fill would leave
 a hole above 8 kHz inside each gap, and a step at the gap's edges wherever the recording has content there.
@@ -29,3 +30,18 @@ def splice(recording: Tensor, sample_rate: int, known: Tensor, fill: Tensor, fil
         classical = (lpc_fill(recording, known) if classical is None else classical).to(recording.dtype)
         gap = gap + classical - band_limited(classical, sample_rate, fill_rate / 2)
     return torch.where(known, recording, gap)
+
+
+def splice_band(recording: Tensor, sample_rate: int, cutoff_hz: float, fill: Tensor, fill_rate: int) -> Tensor:
+    """recording [..., n] at sample_rate >= fill_rate, fill [..., m] at fill_rate (the same leading shape, the
+    recording band-extended) -> [..., n]: the recording with its band from cutoff_hz up to fill_rate / 2
+    replaced by the fill's, a brick wall on the FFT of the whole signal. Below the cutoff and above the
+    model's Nyquist frequency the recording stays (to float rounding): there the fill knows nothing more."""
+    if sample_rate < fill_rate:
+        raise ValueError(f"the recording's rate ({sample_rate} Hz) must be at least the fill's ({fill_rate} Hz)")
+    n = recording.shape[-1]
+    up = resample(fill.to(recording.dtype), fill_rate, sample_rate)
+    up = torch.nn.functional.pad(up, (0, n - up.shape[-1]))
+    freqs = torch.fft.rfftfreq(n, 1 / sample_rate).to(recording.device)
+    band = (freqs >= cutoff_hz) & (freqs < fill_rate / 2)
+    return torch.fft.irfft(torch.where(band, torch.fft.rfft(up), torch.fft.rfft(recording)), n)

@@ -102,14 +102,22 @@ def test_keep_rate_scores_at_the_recordings_rate(model_dir, tmp_path):
 
     keep_rate = load_script("keep_rate")
     piano = ad.resample(ad.load_audio(DATA / "piano.wav")[0][:, :16000], 16000, 44100)
-    tone = 0.05 * torch.sin(2 * math.pi * 12000 * torch.arange(piano.shape[-1]) / 44100)
+    tone = lambda hz: 0.05 * torch.sin(2 * math.pi * hz * torch.arange(piano.shape[-1]) / 44100)  # noqa: E731
     (tmp_path / "in").mkdir()
-    ad.save_audio(tmp_path / "in" / "a.wav", torch.cat([piano + tone, piano - tone]), 44100)
+    ad.save_audio(tmp_path / "in" / "a.wav", torch.cat([piano + tone(12000), piano - tone(12000) + tone(5000)]),
+                  44100)
     out = tmp_path / "k"
     keep_rate.main(["--model", model_dir, "--data", str(tmp_path / "in"), "--offset", "0.1", "--seconds", "0.5",
                     "--gap-ms", "20", "--out", str(out)])
-    lsd = json.loads(out.with_suffix(".json").read_text())["lsd"]["20"]
+    lsd = json.loads(out.with_suffix(".json").read_text())["lsd"]["gap 20 ms"]
     methods = {"keep_rate", "model_only", "lpc"}
     assert set(lsd) == methods | {f"image {m}" for m in methods} and lsd["keep_rate"] < lsd["model_only"]
     assert all(0 <= lsd[f"image {m}"] <= 2 for m in methods)  # |corr(L, R) - true corr|, a stereo file
     assert out.with_suffix(".md").exists()
+    # --task extend: the generated band (3-8 kHz) scored at 44.1 kHz; the 5 kHz tone in one channel gives it a
+    # stereo image that the mono mix-down, the same in both channels, misses
+    keep_rate.main(["--task", "extend", "--model", model_dir, "--data", str(tmp_path / "in"), "--offset", "0.1",
+                    "--seconds", "0.5", "--cutoff", "3000", "--out", str(out)])
+    lsd = json.loads(out.with_suffix(".json").read_text())["lsd"]["cutoff 3000 Hz"]
+    assert set(lsd) == {"keep_rate", "model_rate", "lowpass", "image keep_rate", "image model_rate"}
+    assert all(v >= 0 for v in lsd.values()) and lsd["image model_rate"] > 0.01

@@ -103,11 +103,21 @@ def test_inpaint_converts_and_keeps_samples_outside_the_gap(model_dir, clip, tmp
     assert out.with_suffix(".png").exists() and out.with_suffix(".input.png").exists()
 
 
-def test_extend_writes_at_the_model_rate(model_dir, clip, tmp_path):
-    out = tmp_path / "wide.wav"
-    result = invoke("extend", clip, "-o", out, "--cutoff", 3000, "--model", model_dir, *QUIET)
+def test_extend_keeps_rate_and_channels_and_the_band_below_the_cutoff(model_dir, clip, tmp_path):
+    quiet, out = tmp_path / "quiet.wav", tmp_path / "wide.wav"
+    ad.save_audio(quiet, 0.1 * ad.load_audio(clip)[0], 22050)  # the untrained model's band is loud: no clipping
+    result = invoke("extend", quiet, "-o", out, "--cutoff", 3000, "--model", model_dir, *QUIET)
     assert result.exit_code == 0, result.output
-    assert sf.info(out).samplerate == 16000
+    assert "22050 Hz, as IN; 2 channel(s)" in result.output and "3000-8000 Hz" in result.output
+    assert "clipped" not in result.output
+    data, sr = sf.read(out, dtype="float32", always_2d=True)
+    wav, _ = ad.load_audio(quiet)
+    assert sr == 22050 and data.shape == wav.T.shape
+    assert np.array_equal(data[:, 0], data[:, 1])  # dual mono stays dual mono
+    low = ad.LowPass(2900, sr, kind="ideal")
+    assert (low(torch.from_numpy(data.T)) - low(wav)).abs().max() < 1e-3  # PCM-16 out
+    result = invoke("extend", clip, "-o", out, "--cutoff", 3000, "--model", model_dir, *QUIET)  # full scale in
+    assert result.exit_code == 0 and "above full scale were clipped" in result.output, result.output
 
 
 def test_extend_keeps_silence_unless_told_not_to(model_dir, clip, tmp_path):
@@ -118,7 +128,7 @@ def test_extend_keeps_silence_unless_told_not_to(model_dir, clip, tmp_path):
     for out, flags in ((gated, []), (ungated, ["--no-gate"])):
         result = invoke("extend", padded, "-o", out, "--cutoff", 3000, "--model", model_dir, *flags, *QUIET)
         assert result.exit_code == 0, result.output
-    lead = 16000 // 4 - 800  # the padding, less the gate's widening and ramp (2 frames) and the resampler's reach
+    lead = sr // 4 - sr // 20  # the padding, less the gate's widening and ramp (2 frames) and the resampler's reach
     assert np.abs(sf.read(gated)[0][:lead]).max() == 0
     assert np.abs(sf.read(ungated)[0][:lead]).max() > 0
 

@@ -211,6 +211,34 @@ def test_inpaint_keep_rate_returns_the_input_format_with_lpc_above_the_model_ban
     assert torch.equal(dual[0], dual[1]) and not torch.equal(dual[0, ~known], low[0, ~known])
 
 
+def test_extend_keep_rate_puts_the_model_band_into_the_input(pipe, piano):
+    """keep_rate: 44.1 kHz stereo comes back as 44.1 kHz stereo. Below the cutoff and above the 16 kHz model's
+    8 kHz (a 12 kHz tone) it is the input; between them, the model's own extension of mid and side, resampled.
+    A dual-mono input stays dual-mono; an 8 kHz input comes back at the model's 16 kHz."""
+    sr, n, cutoff = 44100, 22050, 3000.0
+    low = ad.LowPass(cutoff, sr, kind="ideal")(ad.resample(piano[:, :8000], SR, sr)[:, :n])
+    tone = 0.05 * torch.sin(2 * math.pi * 12000 * torch.arange(n) / sr)
+    stereo = torch.cat([low + tone, 0.5 * low - tone])
+    out = pipe.extend(stereo, sr, cutoff_hz=cutoff, keep_rate=True, seed=0, **FAST)[0]
+    assert out.shape == (2, n)
+
+    def band(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+        freqs = torch.fft.rfftfreq(x.shape[-1], 1 / sr)
+        return torch.fft.irfft(torch.fft.rfft(x) * ((freqs >= lo) & (freqs < hi)), x.shape[-1])
+
+    assert band(out - stereo, 0, cutoff).abs().max() < 1e-5
+    assert band(out - stereo, 8000, sr / 2).abs().max() < 1e-5  # the 12 kHz tone is kept
+    mid_side = torch.stack([stereo.mean(0), (stereo[0] - stereo[1]) / 2])[:, None]
+    made = ad.resample(pipe.extend(mid_side, sr, cutoff_hz=cutoff, seed=0, **FAST)[:, 0], SR, sr)[:, :n]
+    made = torch.stack([made[0] + made[1], made[0] - made[1]])
+    generated = band(out, cutoff, 8000)
+    assert generated.abs().max() > 1e-3 and (generated - band(made, cutoff, 8000)).abs().max() < 1e-5
+    dual = pipe.extend(low.expand(2, -1), sr, cutoff_hz=cutoff, keep_rate=True, **FAST)[0]
+    assert torch.equal(dual[0], dual[1])
+    narrow = ad.resample(piano[:, :8000], SR, 8000)
+    assert pipe.extend(narrow, 8000, cutoff_hz=cutoff, keep_rate=True, **FAST).shape == (1, 1, 8000)
+
+
 def test_long_inpaint_by_windows_keeps_known_samples_and_samples_only_the_gaps_windows(pipe, piano, monkeypatch):
     """A window with nothing unknown is copied, not sampled: cost follows the gaps, not the file's length."""
     gaps = [(0.5, 0.52), (1.7, 1.75)]  # 2.5 s = 20 windows of 0.125 s
