@@ -43,5 +43,5 @@ def splice_band(recording: Tensor, sample_rate: int, cutoff_hz: float, fill: Ten
     up = resample(fill.to(recording.dtype), fill_rate, sample_rate)
     up = torch.nn.functional.pad(up, (0, n - up.shape[-1]))
     freqs = torch.fft.rfftfreq(n, 1 / sample_rate).to(recording.device)
-    band = (freqs >= cutoff_hz) & (freqs < fill_rate / 2)
+    band = (freqs >= cutoff_hz) & ((freqs < fill_rate / 2) | (sample_rate == fill_rate))  # at one rate: all above
     return torch.fft.irfft(torch.where(band, torch.fft.rfft(up), torch.fft.rfft(recording)), n)

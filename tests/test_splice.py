@@ -53,3 +53,11 @@ def test_splice_band_takes_only_the_band_from_the_cutoff_to_the_fill_nyquist():
     assert (out - recording)[:, edge].abs().max() > 0.3  # the 5 kHz tone was replaced (0.34)
     with pytest.raises(ValueError, match="at least the fill's"):
         splice_band(fill, 16000, 3000.0, recording, sr)
+
+
+def test_splice_band_at_the_fill_rate_takes_everything_above_the_cutoff():
+    recording, fill = torch.randn(2, 1, 1000, dtype=torch.float64)
+    out = splice_band(recording, 16000, 3000.0, fill, 16000)
+    high = lambda x: x - ad.LowPass(3000.0, 16000, kind="ideal")(x)  # noqa: E731
+    assert (high(out) - high(fill)).abs().max() < 1e-12  # Nyquist's bin included
+    assert ((out - high(out)) - (recording - high(recording))).abs().max() < 1e-12
