@@ -19,10 +19,10 @@ from torch import Tensor
 
 from .shape import per_sample
 
-SUBTYPES = ("PCM_16", "FLOAT")
+SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")  # from the fewest bits to the most
+PCM_BITS = {"PCM_16": 16, "PCM_24": 24}
 FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aiff": "AIFF", ".aif": "AIFF"}  # what `save` writes
 MAX_CHANNELS = 2  # mono or stereo
-PCM16_SCALE = 32768.0  # int16 full scale; reading divides by the same, so the round trip is within 1/32768
 
 
 class AudioError(ValueError):
@@ -124,9 +124,23 @@ def check_writable(path: str | os.PathLike, *, subtype: str = "PCM_16") -> str:
     return fmt
 
 
+def matching_subtype(path: str | os.PathLike, out_path: str | os.PathLike) -> str:
+    """The subtype of SUBTYPES that keeps the samples of the audio file at `path` (read by `load`) exactly when
+    written to `out_path`'s format: 24-bit stays 24-bit, float and 32-bit go to FLOAT, the rest to PCM_16
+    (where the output format cannot hold FLOAT, e.g. FLAC, PCM_24)."""
+    given = sf.info(str(path)).subtype
+    wanted = "PCM_24" if given == "PCM_24" else "FLOAT" if given in ("FLOAT", "DOUBLE", "PCM_32") else "PCM_16"
+    fmt = FORMATS.get(Path(out_path).suffix.lower())
+    for subtype in SUBTYPES[SUBTYPES.index(wanted)::-1]:  # the wanted one, else the next smaller
+        if fmt is not None and sf.check_format(fmt, subtype):
+            return subtype
+    return "PCM_16"
+
+
 def save(path: str | os.PathLike, wav: Tensor, sample_rate: int, *, subtype: str = "PCM_16") -> None:
     """Write `wav` [ch, n] atomically (temp file in the same folder, then os.replace); format from the
-    extension. PCM_16 clips to [-1, 1] and rounds to the nearest of 65536 levels (never wraps); FLOAT is exact."""
+    extension. PCM_16 / PCM_24 clip to [-1, 1] and round to the nearest of 2^16 / 2^24 levels (never wrap), so
+    samples read from a file of that subtype are written back bit-identical; FLOAT is exact."""
     p = Path(path)
     fmt = check_writable(p, subtype=subtype)
     if int(sample_rate) != sample_rate or sample_rate <= 0:
@@ -135,8 +149,11 @@ def save(path: str | os.PathLike, wav: Tensor, sample_rate: int, *, subtype: str
     if wav.ndim == 1:
         raise AudioError(p, "audio must be [channels, samples]; add a channel axis with wav[None]")
     _check_samples(wav, p)
-    if subtype == "PCM_16":
-        data = (wav.double().clamp(-1, 1) * PCM16_SCALE).round().clamp(-32768, 32767).to(torch.int16)
+    if subtype in PCM_BITS:
+        full = 2.0 ** (PCM_BITS[subtype] - 1)  # reading divides by the same: the round trip is exact
+        data = (wav.double().clamp(-1, 1) * full).round().clamp(-full, full - 1)
+        # int32 carries 24-bit samples in its top bits, as libsndfile reads and writes them
+        data = data.to(torch.int16) if subtype == "PCM_16" else data.to(torch.int32) * 256
     else:
         data = wav.float()
     tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex}.tmp")

@@ -11,6 +11,7 @@ import torch
 
 import audiodiff as ad
 from audiodiff import audio
+from audiodiff.audio import matching_subtype
 
 DATA = Path(__file__).parent / "data"
 
@@ -54,6 +55,29 @@ def test_float_round_trip_exact(tmp_path):
     ad.save_audio(tmp_path / "f.wav", wav, 22050, subtype="FLOAT")
     back, sr = ad.load_audio(tmp_path / "f.wav")
     assert sr == 22050 and torch.equal(back, wav)
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".aiff"])
+def test_pcm24_files_are_written_back_bit_identical(tmp_path, suffix):
+    """24-bit samples read by load (exact in float32) and saved as PCM_24 come back as the same integers."""
+    levels = torch.randint(-2 ** 23, 2 ** 23, (2, 3001), generator=torch.Generator().manual_seed(2))
+    levels[0, :2] = torch.tensor([-2 ** 23, 2 ** 23 - 1])  # both full-scale ends
+    source = tmp_path / f"in{suffix}"
+    sf.write(source, (levels.T.numpy().astype(np.int32) * 256), 16000, subtype="PCM_24")
+    wav, _ = ad.load_audio(source)
+    ad.save_audio(tmp_path / f"out{suffix}", wav, 16000, subtype="PCM_24")
+    back = sf.read(tmp_path / f"out{suffix}", dtype="int32", always_2d=True)[0].T // 256
+    assert sf.info(tmp_path / f"out{suffix}").subtype == "PCM_24" and np.array_equal(back, levels.numpy())
+
+
+@pytest.mark.parametrize("given, out_name, expected", [
+    ("PCM_24", "o.flac", "PCM_24"), ("PCM_24", "o.wav", "PCM_24"), ("FLOAT", "o.wav", "FLOAT"),
+    ("FLOAT", "o.flac", "PCM_24"), ("PCM_16", "o.wav", "PCM_16"), ("PCM_32", "o.aiff", "FLOAT"),
+])
+def test_matching_subtype_keeps_the_inputs_bits_where_the_output_format_can(tmp_path, given, out_name, expected):
+    source = tmp_path / "in.wav"
+    sf.write(source, np.zeros(100, dtype=np.float32), 16000, subtype=given)
+    assert matching_subtype(source, tmp_path / out_name) == expected
 
 
 def test_pcm16_clips_instead_of_wrapping(tmp_path):
@@ -181,7 +205,7 @@ def test_more_than_two_channels_load_when_mixed_down(tmp_path):
     ("three_channels", torch.zeros(3, 10), {}),
     ("transposed", torch.zeros(100, 1), {}),
     ("no_channel_axis", torch.zeros(100), {}),
-    ("bad_subtype", torch.zeros(1, 10), {"subtype": "PCM_24"}),
+    ("bad_subtype", torch.zeros(1, 10), {"subtype": "PCM_32"}),
     ("flac_float", torch.zeros(1, 10), {"subtype": "FLOAT", "name": "x.flac"}),
     ("bad_extension", torch.zeros(1, 10), {"name": "x.mp4"}),
     ("bad_rate", torch.zeros(1, 10), {"sample_rate": 0}),

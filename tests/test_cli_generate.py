@@ -103,6 +103,21 @@ def test_inpaint_converts_and_keeps_samples_outside_the_gap(model_dir, clip, tmp
     assert out.with_suffix(".png").exists() and out.with_suffix(".input.png").exists()
 
 
+def test_inpaint_writes_a_24_bit_input_back_in_24_bits(model_dir, clip, tmp_path):
+    """A 24-bit FLAC comes back 24-bit, every sample outside the gap the same integer (PCM-16 would round
+    them all)."""
+    wav, sr = ad.load_audio(clip)
+    levels = (wav.double() * 2 ** 23).round() + torch.randint(-100, 100, wav.shape, dtype=torch.float64)
+    source, out = tmp_path / "in24.flac", tmp_path / "out24.flac"
+    sf.write(source, levels.T.numpy().astype(np.int32) * 256, sr, subtype="PCM_24")
+    result = invoke("inpaint", source, "-o", out, "--gap", "0.2:0.25", "--model", model_dir, *QUIET)
+    assert result.exit_code == 0, result.output
+    assert sf.info(out).subtype == "PCM_24"
+    back = torch.from_numpy(sf.read(out, dtype="int32", always_2d=True)[0].T // 256).double()
+    known = ad.Mask.from_gaps([(0.2, 0.25)], length=wav.shape[-1], rate=sr).known
+    assert torch.equal(back[:, known], levels[:, known]) and not torch.equal(back[:, ~known], levels[:, ~known])
+
+
 def test_extend_keeps_rate_and_channels_and_the_band_below_the_cutoff(model_dir, clip, tmp_path):
     quiet, out = tmp_path / "quiet.wav", tmp_path / "wide.wav"
     ad.save_audio(quiet, 0.1 * ad.load_audio(clip)[0], 22050)  # the untrained model's band is loud: no clipping
