@@ -345,6 +345,9 @@ class AudioDiffusion:
         is gated off, as the band below the cutoff says nothing sounds there (None: no gate). Options left out
         (or None) take the model's defaults for the task (config.sample.extend). keep_rate=True keeps the
         input's channels and its rate (unless below the model's): see `_extend_keeping_rate`."""
+        if cutoff_hz > sample_rate / 2:  # the band between would be taken as known silence
+            raise ValueError(f"cutoff {cutoff_hz:g} Hz is above the input's Nyquist frequency ({sample_rate / 2:g} "
+                             f"Hz at {sample_rate} Hz): it holds nothing above {sample_rate / 2:g} Hz")
         if keep_rate:
             return self._extend_keeping_rate(wav, sample_rate, cutoff_hz=cutoff_hz, kind=kind, init=init,
                                              t_init=t_init, silence_db=silence_db, **options)

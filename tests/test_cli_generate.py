@@ -166,6 +166,18 @@ def test_bad_inputs_give_one_line_and_no_output(model_dir, clip, tmp_path, case)
     assert not out.exists() and sorted(tmp_path.iterdir()) == [corrupt]  # nothing written, not even a temp file
 
 
+def test_extend_cutoff_above_the_inputs_nyquist_is_one_line(model_dir, clip, tmp_path):
+    """An 8 kHz file holds nothing above 4 kHz: --cutoff 5000 would take 4-5 kHz as known silence."""
+    narrow = tmp_path / "narrow.wav"
+    ad.save_audio(narrow, ad.load_audio(clip, sample_rate=8000)[0], 8000)
+    result = invoke("extend", narrow, "-o", tmp_path / "out.wav", "--cutoff", 5000, "--model", model_dir, *QUIET)
+    assert_one_line_error(result, "5000", "input's Nyquist", "4000")
+    assert sorted(tmp_path.iterdir()) == [narrow]
+    result = invoke("extend", narrow, "-o", tmp_path / "out.wav", "--cutoff", 3000, "--model", model_dir, *QUIET)
+    assert result.exit_code == 0 and "16000 Hz, the model's rate; IN was 8000 Hz" in result.output, result.output
+    assert sf.info(tmp_path / "out.wav").samplerate == 16000
+
+
 @pytest.mark.parametrize("command", ["inpaint", "extend"])
 @pytest.mark.parametrize("out_name", ["out.mp3", "missing_folder/out.wav"])
 def test_an_unwritable_output_fails_before_the_model_runs(model_dir, clip, tmp_path, monkeypatch, command,
