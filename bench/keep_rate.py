@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     files, begin = [], time.time()
     for path in audio_files(args.data):
         clip = excerpt(path, args.offset, args.seconds)
-        if clip is None:
+        if clip is None or (args.task == "extend" and clip[1] < pipe.sample_rate):  # no band above the model's
             continue
         if args.task == "inpaint":
             rows = score_inpaint(pipe, *clip, gaps_ms=gaps_ms, seed=args.seed)
@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
         if len(files) == args.limit:
             break
     if not files:
-        raise SystemExit(f"no file in {args.data} is longer than {args.offset + args.seconds} s")
+        raise SystemExit(f"no file in {args.data} is longer than {args.offset + args.seconds} s"
+                         + (f" at {pipe.sample_rate} Hz or more" if args.task == "extend" else ""))
     means = {setting: {m: statistics.mean(v) for m, v in by.items()} for setting, by in scores.items()}
     columns = list(next(iter(means.values())))  # LSD per method, then the image errors when there were stereo files
     lines = [f"Model `{args.model}`, {args.task}, {len(files)} excerpts of {args.seconds} s from `{args.data}`, LSD "

@@ -123,7 +123,7 @@ def test_extend_keeps_rate_and_channels_and_the_band_below_the_cutoff(model_dir,
     ad.save_audio(quiet, 0.1 * ad.load_audio(clip)[0], 22050)  # the untrained model's band is loud: no clipping
     result = invoke("extend", quiet, "-o", out, "--cutoff", 3000, "--model", model_dir, *QUIET)
     assert result.exit_code == 0, result.output
-    assert "22050 Hz, as IN; 2 channel(s)" in result.output and "3000-8000 Hz" in result.output
+    assert "22050 Hz, 2 channel(s), as IN" in result.output and "3000-8000 Hz" in result.output
     assert "clipped" not in result.output
     data, sr = sf.read(out, dtype="float32", always_2d=True)
     wav, _ = ad.load_audio(quiet)
@@ -174,7 +174,7 @@ def test_extend_cutoff_above_the_inputs_nyquist_is_one_line(model_dir, clip, tmp
     assert_one_line_error(result, "5000", "input's Nyquist", "4000")
     assert sorted(tmp_path.iterdir()) == [narrow]
     result = invoke("extend", narrow, "-o", tmp_path / "out.wav", "--cutoff", 3000, "--model", model_dir, *QUIET)
-    assert result.exit_code == 0 and "16000 Hz, the model's rate; IN was 8000 Hz" in result.output, result.output
+    assert result.exit_code == 0 and "16000 Hz, the model's rate (IN: 8000 Hz)" in result.output, result.output
     assert sf.info(tmp_path / "out.wav").samplerate == 16000
 
 
