@@ -235,6 +235,12 @@ def test_extend_keep_rate_puts_the_model_band_into_the_input(pipe, piano):
     assert generated.abs().max() > 1e-3 and (generated - band(made, cutoff, 8000)).abs().max() < 1e-5
     dual = pipe.extend(low.expand(2, -1), sr, cutoff_hz=cutoff, keep_rate=True, **FAST)[0]
     assert torch.equal(dual[0], dual[1])
+    # a near-mono file (side 40 dB below the mid, like codec noise) gets one band in both channels, its own side kept
+    side = ad.LowPass(cutoff, sr, kind="ideal")(torch.randn(1, n, generator=torch.Generator().manual_seed(0)))
+    side *= 0.01 * low.pow(2).mean().sqrt() / side.pow(2).mean().sqrt()
+    near = pipe.extend(torch.cat([low + side, low - side]), sr, cutoff_hz=cutoff, keep_rate=True, **FAST)[0]
+    assert band(near[0] - near[1], cutoff, 8000).abs().max() < 1e-5
+    assert (band(near[0] - near[1], 0, cutoff) - 2 * side).abs().max() < 1e-5
     narrow = ad.resample(piano[:, :8000], SR, 8000)
     assert pipe.extend(narrow, 8000, cutoff_hz=cutoff, keep_rate=True, **FAST).shape == (1, 1, 8000)
 
