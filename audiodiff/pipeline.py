@@ -306,7 +306,7 @@ class AudioDiffusion:
         if no_side.all():  # nothing to restore in the side: half the work
             return restore(mid).expand(-1, 2, -1)
         out = restore(torch.cat([mid, side], 1).reshape(2 * batch, 1, n)).reshape(batch, 2, -1)
-        side = torch.where(no_side, torch.zeros_like(out[:, 1:]), out[:, 1:])
+        side = torch.where(no_side[..., None], torch.zeros_like(out[:, 1:]), out[:, 1:])  # [B, 1, m]
         return torch.cat([out[:, :1] + side, out[:, :1] - side], 1)
 
     def _inpaint_keeping_rate(self, wav: Tensor, sample_rate: int, gaps: Sequence[tuple[float, float]] | None,

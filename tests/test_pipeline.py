@@ -245,6 +245,19 @@ def test_extend_keep_rate_puts_the_model_band_into_the_input(pipe, piano):
     assert pipe.extend(narrow, 8000, cutoff_hz=cutoff, keep_rate=True, **FAST).shape == (1, 1, 8000)
 
 
+@pytest.mark.parametrize("task", ["inpaint", "extend"])
+def test_keep_rate_batches_mix_stereo_and_dual_mono(pipe, piano, task):
+    """A batch [B, 2, n] whose items differ: the dual-mono one stays dual-mono, the stereo ones are restored as
+    mid and side, each item as it would be alone in shape."""
+    sr, n = 44100, 11025
+    low = ad.resample(piano[:, :4000], SR, sr)[:, :n]
+    batch = torch.stack([torch.cat([low, 0.5 * low]), low.expand(2, -1), torch.cat([0.3 * low, -low])])
+    run = (lambda x: pipe.inpaint(x, sr, gaps=[(0.1, 0.12)], keep_rate=True, **FAST)) if task == "inpaint" else \
+        (lambda x: pipe.extend(x, sr, cutoff_hz=3000.0, keep_rate=True, **FAST))
+    out = run(batch)
+    assert out.shape == batch.shape and torch.equal(out[1, 0], out[1, 1]) and not torch.equal(out[0, 0], out[0, 1])
+
+
 def test_long_inpaint_by_windows_keeps_known_samples_and_samples_only_the_gaps_windows(pipe, piano, monkeypatch):
     """A window with nothing unknown is copied, not sampled: cost follows the gaps, not the file's length."""
     gaps = [(0.5, 0.52), (1.7, 1.75)]  # 2.5 s = 20 windows of 0.125 s
