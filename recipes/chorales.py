@@ -131,7 +131,7 @@ def prepare(raw_dir: None, out_dir: str | Path, *, minutes: float = 30.0, clip_s
 # classical fill (t_init 0.05 / 0.01: VP sigma 0.17 / 0.07) beat cold starts at every NFE below 100.
 # Inpainting fills with the mean of 4 posterior samples from barely-noised LPC (t_init 0.003): it wins 100 ms
 # gaps from LPC on the held-out chorales, which one sample from t_init 0.01 loses (README, issue 6).
-RESTORE_INPAINT = dict(sampler="heun", steps=10, resample=0, init="lpc", t_init=0.003, average=4)
+RESTORE_INPAINT = dict(sampler="heun", steps=10, resample=0, init="lpc_long", t_init=0.003, average=4)
 RESTORE_EXTEND = dict(sampler="heun", steps=10, resample=0, init="observed", t_init=0.01)
 
 

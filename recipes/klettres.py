@@ -80,7 +80,7 @@ def prepare(raw_dir: str | Path | None, out_dir: str | Path, *, fetch_raw: bool 
 # Restoration defaults (config.sample.inpaint / .extend) chosen by bench/nfe.py on the trained model: within
 # 5% of the best LSD any sampler reached, at <= 40 NFE (bench/results/nfe_*.md). Warm starts from the
 # classical fill (t_init 0.05 / 0.01: VP sigma 0.17 / 0.07) beat cold starts at every NFE below 100.
-RESTORE_INPAINT = dict(sampler="heun", steps=9, resample=1, init="lpc", t_init=0.05)
+RESTORE_INPAINT = dict(sampler="heun", steps=9, resample=1, init="lpc_long", t_init=0.05)
 RESTORE_EXTEND = dict(sampler="euler_maruyama", steps=39, resample=0, init="observed", t_init=0.05)
 
 

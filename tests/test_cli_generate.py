@@ -196,7 +196,7 @@ def test_malformed_gap_is_a_usage_error(clip, tmp_path):
 
 
 @pytest.mark.parametrize("task, extra, methods", [
-    ("inpaint", ["--gap-ms", "20,40"], {"model", "zeros", "linear", "lpc"}),
+    ("inpaint", ["--gap-ms", "20,40"], {"model", "zeros", "linear", "lpc", "lpc_long"}),
     ("extend", ["--cutoff", "4000"], {"model", "lowpass"}),
 ])
 def test_evaluate_writes_a_table_csv_and_json(model_dir, tmp_path, task, extra, methods):

@@ -72,7 +72,7 @@ def test_restoration_models_are_shipped_small_and_documented(name):
     assert doc["step"] + base_steps >= 10_000 and info["recipe"].endswith(RESTORERS[name][1])
     assert info["wall_time_s"] > 0 and info["hardware"] and info["command"]
     sample = doc["config"]["sample"]
-    assert sample["inpaint"]["init"] == "lpc" and sample["extend"]["init"] == "observed"
+    assert sample["inpaint"]["init"] == "lpc_long" and sample["extend"]["init"] == "observed"
     # a model retrained by its recipe ships the same restoration defaults as the one in the package
     recipe = load_recipe(Path(__file__).parents[1] / "recipes" / RESTORERS[name][1]).sample
     assert (recipe.inpaint, recipe.extend) == (sample["inpaint"], sample["extend"])
