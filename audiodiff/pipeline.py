@@ -190,7 +190,7 @@ class AudioDiffusion:
         wav = set_channels(wav, self.audio_channels)
         return resample(wav, int(sample_rate), self.sample_rate).to(self.device)
 
-    RESTORE_KEYS = ("sampler", "steps", "strategy", "resample", "zeta", "init", "t_init", "options")
+    RESTORE_KEYS = ("sampler", "steps", "eps", "strategy", "resample", "zeta", "init", "t_init", "options")
     TASK_KEYS = {"inpaint": RESTORE_KEYS + ("average",), "extend": RESTORE_KEYS}  # config.sample.<task> keys
 
     def task_options(self, task: str, given: dict) -> dict:

@@ -298,15 +298,17 @@ def test_shipped_task_defaults_apply_unless_overridden(pipe, piano, monkeypatch)
     """config.sample.inpaint holds the model's inpainting defaults; arguments win, init="none" turns the warm
     start off; an unknown key is a clear error."""
     monkeypatch.setattr(pipe.config.sample, "inpaint", dict(sampler="heun", steps=3, resample=0, init="lpc",
-                                                             t_init=0.02))
+                                                             t_init=0.02, eps=0.005))
     wav, gaps = piano[:, :8000], [(0.2, 0.23)]
     assert pipe.task_options("inpaint", dict(steps=None, sampler="euler_maruyama")) == dict(
-        sampler="euler_maruyama", steps=3, resample=0, init="lpc", t_init=0.02)
+        sampler="euler_maruyama", steps=3, resample=0, init="lpc", t_init=0.02, eps=0.005)
     assert "init" not in pipe.task_options("inpaint", dict(init="none"))
-    assert torch.equal(pipe.inpaint(wav, SR, gaps=gaps), pipe.inpaint(wav, SR, gaps=gaps, init="lpc", t_init=0.02,
-                                                                      sampler="heun", steps=3, resample=0))
+    default = pipe.inpaint(wav, SR, gaps=gaps)
+    assert torch.equal(default, pipe.inpaint(wav, SR, gaps=gaps, init="lpc", t_init=0.02, sampler="heun", steps=3,
+                                             resample=0, eps=0.005))
+    assert not torch.equal(default, pipe.inpaint(wav, SR, gaps=gaps, eps=0.001))  # the final time is honoured
     off = pipe.inpaint(wav, SR, gaps=gaps, init="none")
-    monkeypatch.setattr(pipe.config.sample, "inpaint", dict(sampler="heun", steps=3, resample=0))
+    monkeypatch.setattr(pipe.config.sample, "inpaint", dict(sampler="heun", steps=3, resample=0, eps=0.005))
     assert torch.equal(off, pipe.inpaint(wav, SR, gaps=gaps))
     monkeypatch.setattr(pipe.config.sample, "inpaint", dict(stepz=3))
     with pytest.raises(ValueError, match="stepz"):
