@@ -50,13 +50,24 @@ def band_bins(band: str | None, cutoff_hz: float | None, sample_rate: int | None
 
 
 def lsd(estimate: Tensor, reference: Tensor, *, band: str | None = None, cutoff_hz: float | None = None,
-        sample_rate: int | None = None, n_fft: int = LSD_N_FFT, hop_length: int = LSD_HOP) -> Tensor:
+        sample_rate: int | None = None, n_fft: int = LSD_N_FFT, hop_length: int = LSD_HOP,
+        floor_db: float | None = None) -> Tensor:
     """Log-spectral distance of NU-Wave 2 (Han & Lee 2022): mean over frames of the RMS over frequency
-    of log10 power differences; `band="high"|"low"` restricts to bins above/below `cutoff_hz`. [...]"""
+    of log10 power differences; `band="high"|"low"` restricts to bins above/below `cutoff_hz`. [...]
+    floor_db: both spectrograms floored `floor_db` dB below the reference's loudest bin (per item) first. The
+    plain LSD's floor, 1e-8, sits ~100 dB under audio at full scale, so a fill that fades out (LPC over a long
+    gap) pays for every bin it leaves near silence and any faint noise there lowers the score; a relative
+    floor (e.g. 60 dB) judges only what can be heard over the loudest sound. Never above the plain LSD."""
     check_pair(estimate, reference)
+    if floor_db is not None and not floor_db > 0:
+        raise ValueError(f"floor_db must be positive (dB below the reference's peak), got {floor_db}")
     bins = band_bins(band, cutoff_hz, sample_rate, n_fft)
-    d = log_power_spectrogram(estimate, n_fft=n_fft, hop_length=hop_length)[..., bins, :] \
-        - log_power_spectrogram(reference, n_fft=n_fft, hop_length=hop_length)[..., bins, :]
+    est = log_power_spectrogram(estimate, n_fft=n_fft, hop_length=hop_length)
+    ref = log_power_spectrogram(reference, n_fft=n_fft, hop_length=hop_length)
+    if floor_db is not None:
+        floor = ref.flatten(-2).amax(-1)[..., None, None] - floor_db / 10  # log10 power
+        est, ref = torch.maximum(est, floor), torch.maximum(ref, floor)
+    d = est[..., bins, :] - ref[..., bins, :]
     return d.pow(2).mean(-2).sqrt().mean(-1).to(estimate.dtype)
 
 

@@ -41,6 +41,24 @@ def test_lsd_bands_split_at_the_cutoff(speech):
         lsd(low, speech[..., :-1])
 
 
+def test_lsd_floor_ignores_what_lies_far_below_the_reference_peak(speech):
+    """A tone with white noise 80 dB under it: the plain LSD charges the noise in every bin where the tone's
+    spectrum sits at the 1e-8 floor (log10 ratio ~2); floored 60 dB under the tone's peak bin it costs ~0. A gain
+    is still charged in full where it shows (the tone's bins), and flooring never raises the distance."""
+    t = torch.arange(SR, dtype=torch.float64) / SR
+    tone = (0.5 * torch.sin(2 * math.pi * 1000 * t))[None]
+    noisy = tone + 0.5e-4 * torch.randn(tone.shape, generator=torch.Generator().manual_seed(0), dtype=tone.dtype)
+    assert lsd(noisy, tone).item() > 1.5
+    assert lsd(noisy, tone, floor_db=60).item() < 0.01
+    assert lsd(2 * tone, tone, floor_db=60).item() > 0.05
+    rough = speech + 0.01 * torch.randn(speech.shape, generator=torch.Generator().manual_seed(1))
+    for est in (rough, 0.3 * speech, torch.zeros_like(speech)):
+        assert lsd(est, speech, floor_db=60).item() <= lsd(est, speech).item() + 1e-6
+    assert lsd(torch.zeros_like(speech), speech, floor_db=60).item() > 1.0  # a silent fill is still far off
+    with pytest.raises(ValueError, match="floor_db"):
+        lsd(speech, speech, floor_db=0)
+
+
 def test_snr_and_si_sdr_closed_forms():
     g = torch.Generator().manual_seed(0)
     ref = torch.randn(3, 8000, generator=g)
