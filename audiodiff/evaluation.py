@@ -39,8 +39,8 @@ def audio_files(folder: str | os.PathLike) -> list[Path]:
 
 
 # lsd60: LSD with both spectrograms floored 60 dB under the reference's peak (metrics.lsd). The plain LSD
-# rewards any faint noise where a fill fades out: order-1024 LPC plus white noise scores 0.95 on 300 ms speech
-# gaps against plain LPC's 1.48 (klettres val), but 0.540 against 0.552 once floored (bench/lpc_floor.py)
+# rewards any faint noise where a fill fades out: order-1024 LPC plus faint white noise scores 0.892 on 300 ms
+# gaps of the klettres test clips against plain LPC's 1.261, but 0.480 against 0.489 floored (bench/lpc_floor.py)
 GAP_FLOOR_DB = 60.0
 SILENT_DB = -80.0  # a gap region this far below the file's peak is digital silence
 

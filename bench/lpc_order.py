@@ -18,7 +18,7 @@ from pathlib import Path
 
 from audiodiff.audio import load
 from audiodiff.baselines import lpc_fill
-from audiodiff.evaluation import audio_files, centred_gap, gap_lsd, silent_gap
+from audiodiff.evaluation import GAP_FLOOR_DB, audio_files, centred_gap, gap_lsd, silent_gap
 from audiodiff.operators import Mask
 
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> dict:
     gaps = [float(g) for g in args.gap_ms.split(",")]
     orders = [int(o) for o in args.orders.split(",")]
     sr, begin = args.sample_rate, time.time()
-    scores: dict[tuple[float, int], list[float]] = {}
+    scores: dict[tuple[str, float, int], list[float]] = {}  # (metric, gap, order)
     files = []
     for path in audio_files(args.data):
         ref, _ = load(path, sample_rate=sr, channels=1)
@@ -50,22 +50,27 @@ def main(argv: list[str] | None = None) -> dict:
             known = Mask.from_gaps([(start / sr, (start + width) / sr)], length=n, rate=sr).known.expand_as(ref)
             for order in orders:
                 out = lpc_fill(ref, known, order=order)
-                scores.setdefault((ms, order), []).append(gap_lsd(out, ref, start, width).mean().item())
+                scores.setdefault(("lsd", ms, order), []).append(gap_lsd(out, ref, start, width).mean().item())
+                scores.setdefault(("lsd60", ms, order), []).append(
+                    gap_lsd(out, ref, start, width, floor_db=GAP_FLOOR_DB).mean().item())
         if len(files) == args.limit:
             break
     if not files:
         raise SystemExit(f"no usable file in {args.data}")
     means = {key: statistics.mean(v) for key, v in scores.items()}
     lines = [f"LPC gap LSD by order, {len(files)} files of `{args.data}` at {sr} Hz"
-             + (f", first {args.seconds:g} s" if args.seconds else "") + f" ({time.time() - begin:.0f} s)", "",
-             "| gap | " + " | ".join(f"order {o}" for o in orders) + " |", "|---|" + "---|" * len(orders)]
-    for ms in gaps:
-        best = min(means[ms, o] for o in orders)
-        cells = [f"**{means[ms, o]:.3f}**" if means[ms, o] == best else f"{means[ms, o]:.3f}" for o in orders]
-        lines.append(f"| {ms:g} ms | " + " | ".join(cells) + " |")
+             + (f", first {args.seconds:g} s" if args.seconds else "") + f" ({time.time() - begin:.0f} s)"]
+    for metric, name in (("lsd", "plain LSD"), ("lsd60", f"LSD floored {GAP_FLOOR_DB:g} dB under the peak")):
+        lines += ["", f"{name}:", "", "| gap | " + " | ".join(f"order {o}" for o in orders) + " |",
+                  "|---|" + "---|" * len(orders)]
+        for ms in gaps:
+            row = [means[metric, ms, o] for o in orders]
+            cells = [f"**{v:.3f}**" if v == min(row) else f"{v:.3f}" for v in row]
+            lines.append(f"| {ms:g} ms | " + " | ".join(cells) + " |")
     print("\n".join(lines))
     result = {"data": args.data, "files": len(files), "seconds": args.seconds, "orders": orders,
-              "lsd": {f"{ms:g}": {str(o): means[ms, o] for o in orders} for ms in gaps}}
+              **{metric: {f"{ms:g}": {str(o): means[metric, ms, o] for o in orders} for ms in gaps}
+                 for metric in ("lsd", "lsd60")}}
     if args.out:
         Path(f"{args.out}.md").write_text("\n".join(lines) + "\n")
         Path(f"{args.out}.json").write_text(json.dumps(result, indent=1) + "\n")
