@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [title, "", "| gap | " + " | ".join(f"sigma {s:g}" for s in sigmas) + " |",
              "|---|" + "---|" * len(sigmas)]
     for ms in gaps:
-        cells = [f"{means[ms, s]['lsd']:.3f} / {means[ms, s]['lsd60']:.3f} / {means[ms, s]['level']:.1f}" for s in sigmas]
+        cells = [f"{means[ms, s]['lsd']:.3f} / {means[ms, s]['lsd60']:.3f} / {means[ms, s]['level']:.1f}"
+                 for s in sigmas]
         lines.append(f"| {ms:g} ms | " + " | ".join(cells) + " |")
     text = "\n".join(lines)
     print(text)
