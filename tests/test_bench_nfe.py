@@ -57,7 +57,13 @@ def test_nfe_ladder_counts_network_calls_and_writes_reports(model_dir, tmp_path)
     assert nfe.main(["--model", model_dir, "--data", str(DATA), "--quick", "--seconds", "0.5", "--threads", "1",
                      "--out", str(out), "--only-default", "--tasks", "extend"]) == 0
     again = json.loads(out.with_suffix(".json").read_text())
-    assert len(again["rows"]) == len(report["rows"])
+    assert len(again["rows"]) == len(report["rows"]) and len(again["verdicts"]) == 2
+    # a full run of one task keeps the other task's rows and verdict
+    assert nfe.main(["--model", model_dir, "--data", str(DATA), "--quick", "--seconds", "0.5", "--threads", "1",
+                     "--out", str(out), "--tasks", "extend"]) == 0
+    third = json.loads(out.with_suffix(".json").read_text())
+    assert {r["task"] for r in third["rows"]} == {"inpaint", "extend"} and len(third["verdicts"]) == 2
+    assert len(third["rows"]) == len(report["rows"])
 
 
 def test_rtf_times_every_job(model_dir, tmp_path):
