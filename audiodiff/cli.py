@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import click
 
+from .baselines import BASELINES  # the classical fills a warm start can begin from (the package loads torch anyway)
+
 CONTEXT = {"show_default": True, "help_option_names": ["-h", "--help"]}
 
 
@@ -363,7 +365,7 @@ def generate(model_name, n, seconds, label, guidance, sampler, steps, eps, seed,
 @click.option("-o", "--out", "out_path", required=True, type=click.Path(path_type=Path), help="output WAV")
 @click.option("--gap", "gaps", multiple=True, required=True, callback=parse_gap, metavar="START:END",
               help="gap to fill, in seconds (repeatable)")
-@click.option("--init", type=click.Choice(["lpc", "lpc_long", "linear", "zeros", "none"]), default=None,
+@click.option("--init", type=click.Choice([*BASELINES, "none"]), default=None,
               help="warm start from this classical fill diffused to --t-init [default: the model's]")
 @click.option("--average", type=click.IntRange(min=1), default=None,
               help="fill with the mean of this many posterior samples (least squared error, less detail) "
@@ -457,8 +459,7 @@ def write_restored(wav, sr: int, out, out_sr: int, out_path: Path, plot: bool, i
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="use at most this many files")
 @click.option("--out", "out_prefix", type=click.Path(path_type=Path), default=None,
               help="write OUT.csv and OUT.json [default: evaluate_TASK in the current folder]")
-@click.option("--init", type=click.Choice(["lpc", "lpc_long", "linear", "zeros", "observed", "none"]),
-              default=None,
+@click.option("--init", type=click.Choice([*BASELINES, "observed", "none"]), default=None,
               help="warm start (inpaint: a classical fill; extend: observed) [default: the model's]")
 @click.option("--average", type=click.IntRange(min=1), default=None,
               help="inpaint: fill with the mean of this many posterior samples [default: the model's, else 1]")

@@ -129,8 +129,9 @@ def prepare(raw_dir: None, out_dir: str | Path, *, minutes: float = 30.0, clip_s
 # Restoration defaults (config.sample.inpaint / .extend) chosen by bench/nfe.py on the trained model: within
 # 5% of the best LSD any sampler reached, at <= 40 NFE (bench/results/nfe_*.md). Warm starts from the
 # classical fill (t_init 0.05 / 0.01: VP sigma 0.17 / 0.07) beat cold starts at every NFE below 100.
-# Inpainting fills with the mean of 4 posterior samples from barely-noised LPC (t_init 0.003): it wins 100 ms
-# gaps from LPC on the held-out chorales, which one sample from t_init 0.01 loses (README, issue 6).
+# Inpainting fills with the mean of 4 posterior samples from barely-noised order-1024 LPC (t_init 0.003): better
+# than one sample from t_init 0.01 or 0.05 (validation chorales, 100 and 300 ms), yet still behind LPC at its
+# best order on the held-out chorales at 50 and 100 ms (plain LSD) and at every length floored (README, issue 6).
 RESTORE_INPAINT = dict(sampler="heun", steps=10, resample=0, init="lpc_long", t_init=0.003, average=4)
 RESTORE_EXTEND = dict(sampler="heun", steps=10, resample=0, init="observed", t_init=0.01)
 
