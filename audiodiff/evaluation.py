@@ -16,7 +16,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import torch
 
@@ -72,6 +72,31 @@ def silent_gap(ref: torch.Tensor, gaps_ms: Sequence[float], sample_rate: int) ->
     return False
 
 
+def inpaint_skip(ref: torch.Tensor, gaps_ms: Sequence[float], sample_rate: int) -> str | None:
+    """Why inpainting evaluation skips the reference [ch, n]: "short" (not longer than twice the longest centred
+    gap), "silent" (digital silence where a gap falls), or None when it is usable."""
+    if ref.shape[-1] <= 2 * centred_gap(ref.shape[-1], max(gaps_ms), sample_rate)[1]:
+        return "short"
+    return "silent" if silent_gap(ref, gaps_ms, sample_rate) else None
+
+
+def inpaint_clips(data: str | os.PathLike, sample_rate: int, gaps_ms: Sequence[float], *,
+                  seconds: float | None = None, limit: int | None = None,
+                  channels: int = 1) -> Iterator[tuple[Path, torch.Tensor]]:
+    """(path, ref [channels, n] at sample_rate) of the files of `data` that `evaluate --task inpaint` scores, in
+    its order: each cropped to its first `seconds`, those `inpaint_skip` names left out, at most `limit`."""
+    used = 0
+    for path in audio_files(data):
+        if limit is not None and used >= limit:
+            return
+        ref, _ = load(path, sample_rate=sample_rate, channels=channels)
+        if seconds is not None:
+            ref = ref[..., : round(seconds * sample_rate)]
+        if inpaint_skip(ref, gaps_ms, sample_rate) is None:
+            used += 1
+            yield path, ref
+
+
 def inpaint_rows(pipe, ref: torch.Tensor, name: str, gaps_ms: Sequence[float], options: dict) -> list[dict]:
     """Rows for one reference clip [ch, n] at the model's rate, one gap per length, centred."""
     sr, n = pipe.sample_rate, ref.shape[-1]
@@ -125,11 +150,9 @@ def evaluate(pipe, data: str | os.PathLike, *, task: str, gaps_ms: Sequence[floa
         if seconds is not None:
             ref = ref[..., : round(seconds * pipe.sample_rate)]
         name = os.fspath(path.relative_to(data))
-        if task == "inpaint" and ref.shape[-1] <= 2 * centred_gap(ref.shape[-1], max(gaps_ms), pipe.sample_rate)[1]:
-            short.append(name)
-            continue
-        if task == "inpaint" and silent_gap(ref, gaps_ms, pipe.sample_rate):
-            silent.append(name)
+        skip = inpaint_skip(ref, gaps_ms, pipe.sample_rate) if task == "inpaint" else None
+        if skip is not None:
+            (short if skip == "short" else silent).append(name)
             continue
         if task == "extend" and ref.abs().max() <= 10 ** (SILENT_DB / 20):  # LSD of silence against silence
             silent.append(name)

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import torch
 
-from audiodiff.audio import load
 from audiodiff.baselines import lpc_long_fill
-from audiodiff.evaluation import GAP_FLOOR_DB, audio_files, centred_gap, gap_lsd, silent_gap
+from audiodiff.evaluation import GAP_FLOOR_DB, centred_gap, gap_lsd, inpaint_clips
 from audiodiff.operators import Mask
 from audiodiff.pipeline import AudioDiffusion
 
@@ -66,14 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
     generator = torch.Generator().manual_seed(args.seed)
     scores: dict[tuple[float, float], dict[str, list[float]]] = {}
     used, began = 0, time.time()
-    for path in audio_files(args.data):
-        if used >= args.limit:
-            break
-        ref, _ = load(path, sample_rate=sr, channels=1)
-        if args.seconds:
-            ref = ref[..., : round(args.seconds * sr)]
-        if ref.shape[-1] <= 2 * centred_gap(ref.shape[-1], max(gaps), sr)[1] or silent_gap(ref, gaps, sr):
-            continue  # the files `audiodiff evaluate` skips
+    for _, ref in inpaint_clips(args.data, sr, gaps, seconds=args.seconds, limit=args.limit):
         used += 1
         for ms in gaps:
             start, width = centred_gap(ref.shape[-1], ms, sr)

@@ -16,9 +16,8 @@ import statistics
 import time
 from pathlib import Path
 
-from audiodiff.audio import load
 from audiodiff.baselines import lpc_fill
-from audiodiff.evaluation import GAP_FLOOR_DB, audio_files, centred_gap, gap_lsd, silent_gap
+from audiodiff.evaluation import GAP_FLOOR_DB, centred_gap, gap_lsd, inpaint_clips
 from audiodiff.operators import Mask
 
 
@@ -37,13 +36,8 @@ def main(argv: list[str] | None = None) -> dict:
     sr, begin = args.sample_rate, time.time()
     scores: dict[tuple[str, float, int], list[float]] = {}  # (metric, gap, order)
     files = []
-    for path in audio_files(args.data):
-        ref, _ = load(path, sample_rate=sr, channels=1)
-        if args.seconds is not None:
-            ref = ref[..., : round(args.seconds * sr)]
-        n = ref.shape[-1]  # evaluate's skips: too short for the longest gap, or silent where a gap falls
-        if n <= 2 * centred_gap(n, max(gaps), sr)[1] or silent_gap(ref, gaps, sr):
-            continue
+    for path, ref in inpaint_clips(args.data, sr, gaps, seconds=args.seconds, limit=args.limit):
+        n = ref.shape[-1]
         files.append(str(path))
         for ms in gaps:
             start, width = centred_gap(n, ms, sr)
@@ -53,8 +47,6 @@ def main(argv: list[str] | None = None) -> dict:
                 scores.setdefault(("lsd", ms, order), []).append(gap_lsd(out, ref, start, width).mean().item())
                 scores.setdefault(("lsd60", ms, order), []).append(
                     gap_lsd(out, ref, start, width, floor_db=GAP_FLOOR_DB).mean().item())
-        if len(files) == args.limit:
-            break
     if not files:
         raise SystemExit(f"no usable file in {args.data}")
     means = {key: statistics.mean(v) for key, v in scores.items()}
