@@ -217,3 +217,13 @@ def test_a_crash_while_checkpointing_leaves_the_last_good_state(folder, tmp_path
     assert resumed.step == 2
     resumed.train(4)
     assert ckpt_module.read_model_config(run)["step"] == 4
+
+
+def test_cpu_training_keeps_freed_memory(folder, tmp_path, monkeypatch):
+    """The CPU trainer asks for glibc's thresholds that stop a step page-faulting its activations back in
+    (audiodiff.allocator; tests/test_allocator.py measures the faults)."""
+    calls = []
+    monkeypatch.setattr(train_module, "keep_freed_memory", lambda: calls.append(1) or True)
+    config = tiny_config()
+    Trainer(config, _dataset(folder, config), tmp_path / "run", progress=False, device="cpu")
+    assert calls == [1]
