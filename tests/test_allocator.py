@@ -1,5 +1,6 @@
 """keep_freed_memory: a training step stops page-faulting its activations back in (measured, in a fresh process)."""
 import json
+import os
 import subprocess
 import sys
 
@@ -30,7 +31,9 @@ print(json.dumps(faults))
 
 
 def _faults(mode: str) -> list[int]:
-    out = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True, check=True)
+    # glibc's own defaults in both processes: no MALLOC_* tunables, no opt-out
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES", "AUDIODIFF_GLIBC"))}
+    out = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
