@@ -4,7 +4,8 @@ glibc's malloc hands big blocks (over a threshold that starts at 128 KiB) straig
 the heap back to the OS once more than twice that threshold lies free there. A training step allocates its
 activations in the forward pass and frees them all in the backward pass, so every step faults the same tens of
 MiB back in, page by page. Raising both thresholds keeps that memory mapped and reused: `audiodiff train` of
-the `speech` recipe (small U-Net, batch 16, 2 threads) runs at 73-75 samples/s instead of 62-67. The cost is
+the `speech` recipe (small U-Net, batch 16, 2 threads) runs at 76.7 samples/s instead of 67.8 (1.13x,
+bench/allocator.py). The cost is
 that the process keeps its peak heap until it exits. Sampling (no backward pass) is not affected.
 AUDIODIFF_GLIBC_MALLOC=1 in the environment keeps glibc's defaults (bench/allocator.py compares the two).
 """

@@ -123,7 +123,7 @@ class Trainer:
         self.progress, self.info = progress, dict(info or {})
         self.state_path = self.run_dir / ckpt.STATE_FILE
         if self.device.type == "cpu":
-            keep_freed_memory()  # ~12% more samples/s: activations stop being page-faulted back in every step
+            keep_freed_memory()  # 1.13x samples/s: activations stop being page-faulted back in every step
 
         torch.manual_seed(t.seed)  # same initial weights on every rank
         self.model = build_model(config, self.frontend).to(self.device)
