@@ -5,9 +5,8 @@ the heap back to the OS once more than twice that threshold lies free there. A t
 activations in the forward pass and frees them all in the backward pass, so every step faults the same tens of
 MiB back in, page by page. Raising both thresholds keeps that memory mapped and reused: `audiodiff train` of
 the `speech` recipe (small U-Net, batch 16, 2 threads) runs at 76.7 samples/s instead of 67.8 (1.13x,
-bench/allocator.py). The cost is
-that the process keeps its peak heap until it exits. Sampling (no backward pass) is not affected.
-AUDIODIFF_GLIBC_MALLOC=1 in the environment keeps glibc's defaults (bench/allocator.py compares the two).
+bench/allocator.py). The cost: the process keeps its peak heap until it exits. Sampling (no backward pass)
+is not affected. AUDIODIFF_GLIBC_MALLOC=1 in the environment keeps glibc's defaults.
 """
 from __future__ import annotations
 
