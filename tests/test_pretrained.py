@@ -17,8 +17,9 @@ import torch
 from click.testing import CliRunner
 
 import audiodiff as ad
+from audiodiff.checkpoint import saved_config
 from audiodiff.cli import main
-from audiodiff.config import load_recipe
+from audiodiff.config import build_net, load_recipe
 from audiodiff.evaluation import band_limited, gap_lsd
 from audiodiff.metrics import lsd
 from audiodiff.pipeline import DEFAULT_MODELS, PRETRAINED_DIR, shipped_models
@@ -54,6 +55,17 @@ def test_generate_with_no_arguments_writes_one_word_per_digit(tmp_path):
         frame_db = 10 * power.sum(0).clamp_min(1e-10).log10()
         assert frame_db.max() - frame_db.quantile(0.1) > 30   # a word over quieter surroundings (measured 60-70 dB)
     assert voiced >= 8
+
+
+@pytest.mark.parametrize("name", ["digits", "speech", "music"])
+def test_shipped_config_rebuilds_the_shipped_architecture(name):
+    """Fine-tuning (`--init-from`) and resuming rebuild the net from the saved config, not from the weights'
+    record: the config must pin the layout the weights have, whatever the presets say today (`small` changed
+    after the speech and music models were trained)."""
+    doc = json.loads((PRETRAINED_DIR / name / "config.json").read_text())
+    config = saved_config(doc, name)
+    net = build_net(config.net, doc["net"]["in_channels"], num_classes=doc["net"]["num_classes"])
+    assert net.config() == doc["net"]
 
 
 # --- the restoration models: speech (default of inpaint / extend) and music ------------------------------
