@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Early-training quality of two UNet1d layouts: `small` against the stride-8 layout of bench/layouts.py.
+"""Early-training quality of two UNet1d layouts: the shipped models' stride-4 one against today's `small`.
 
 Both train from scratch with the `speech` recipe (recipes/klettres.py) on the same data, seed and steps. Then
 the EMA net denoises 64 held-out crops at fixed VP times, and this prints the relative MSE of each (lower is
@@ -22,7 +22,9 @@ from audiodiff.data import AudioFolder
 from audiodiff.train import Trainer
 
 RECIPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "recipes", "klettres.py")
-LAYOUTS = {"small": {}, "stride-8 stem": dict(channels=[32, 128, 160, 192], factors=[8, 2, 4, 2], blocks=[0, 1, 1, 1])}
+# the shipped speech model's layout (`small` until 2026-11-24) and today's `small`
+LAYOUTS = {"stride-4 (shipped)": dict(channels=[32, 64, 128, 192], factors=[4, 4, 4, 2], blocks=[0, 2, 2, 1]),
+           "stride-8 stem (small)": {}}
 TIMES = (0.002, 0.01, 0.05, 0.2)
 
 

@@ -23,16 +23,17 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from audiodiff.nets import UNet1d
 
-# overrides of the `small` preset: channels (32, 64, 128, 192), factors (4, 4, 4, 2), blocks (0, 2, 2, 1)
+# overrides of the `small` preset, which is the second row (until 2026-11-24 `small` was the first row's
+# layout, the one the shipped speech and music models use)
 LAYOUTS = {
-    "small (shipped)": {},
-    "c=(32,128,160,192) f=(8,2,4,2) b=(0,1,1,1)": dict(channels=(32, 128, 160, 192), factors=(8, 2, 4, 2),
-                                                      blocks=(0, 1, 1, 1)),
+    "c=(32,64,128,192) f=(4,4,4,2) b=(0,2,2,1)": dict(channels=(32, 64, 128, 192), factors=(4, 4, 4, 2),
+                                                     blocks=(0, 2, 2, 1)),
+    "c=(32,128,160,192) f=(8,2,4,2) b=(0,1,1,1)": {},
     "c=(32,128,128,192) f=(8,2,4,2) b=(0,1,2,1)": dict(channels=(32, 128, 128, 192), factors=(8, 2, 4, 2),
                                                       blocks=(0, 1, 2, 1)),
     "c=(48,128,192,192) f=(8,4,2,2) b=(0,1,1,1)": dict(channels=(48, 128, 192, 192), factors=(8, 4, 2, 2),
                                                       blocks=(0, 1, 1, 1)),
-    "c=(32,64,160,256) b=(0,1,2,1)": dict(channels=(32, 64, 160, 256), blocks=(0, 1, 2, 1)),
+    "c=(32,64,160,256) b=(0,1,2,1)": dict(channels=(32, 64, 160, 256), factors=(4, 4, 4, 2), blocks=(0, 1, 2, 1)),
 }
 LENGTH, BATCH = 16384, 4
 
