@@ -167,20 +167,23 @@ def saved_info(run_dir: Path) -> dict:
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("model_dir", metavar="MODEL", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="print the whole config.json instead")
 @cli_errors
 def info(model_dir: Path, as_json: bool) -> None:
-    """Summarise a model directory: config, parameter count, training step.
+    """Summarise a model (a directory or a shipped name): config, parameter count, training step.
 
     \b
-    Example:
+    Examples:
       audiodiff info runs/tiny
+      audiodiff info speech
     """
     import json
 
     from .checkpoint import MODEL_FILE, RAW_PREFIX, load, read_model_config, read_tensors
+    from .pipeline import resolve_model
 
+    model_dir = resolve_model(model_dir)
     doc = read_model_config(model_dir)
     model, frontend, config = load(model_dir)
     if as_json:
@@ -197,7 +200,8 @@ def info(model_dir: Path, as_json: bool) -> None:
         ("front end", f"{frontend!r} -> {frontend.channels} model channels"),
         ("SDE", f"{doc['sde']['name']} ({sde}), sigma_data {model.sigma_data}"),
         ("net", f"{doc.get('net_name', 'unet1d')} {preset}: channels {doc['net'].get('channels')}, factors "
-                f"{doc['net'].get('factors')}, {sum(p.numel() for p in model.net.parameters()):,} parameters"),
+                f"{doc['net'].get('factors')}, blocks {doc['net'].get('blocks')}, "
+                f"{sum(p.numel() for p in model.net.parameters()):,} parameters"),
         ("labels", ", ".join(config.label_names) or "none (unconditional)"),
         ("weights", "EMA" + (f" (decay {doc['ema_decay']})" if doc.get("ema_decay") is not None else "")
                     + (" + raw" if has_raw else "")

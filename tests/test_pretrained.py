@@ -68,6 +68,13 @@ def test_shipped_config_rebuilds_the_shipped_architecture(name):
     assert net.config() == doc["net"]
 
 
+def test_info_takes_a_shipped_name_and_shows_the_pinned_layout():
+    result = CliRunner().invoke(main, ["info", "speech"])
+    assert result.exit_code == 0, result.output
+    assert "factors [4, 4, 4, 2], blocks [0, 2, 2, 1], 1,929,921 parameters" in result.output
+    assert str(PRETRAINED_DIR / "speech") in result.output
+
+
 # --- the restoration models: speech (default of inpaint / extend) and music ------------------------------
 RESTORERS = {"speech": ("speech.wav", "klettres.py"), "music": ("piano.wav", "chorales.py")}
 DATA = Path(__file__).parent / "data"
