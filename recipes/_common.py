@@ -32,6 +32,11 @@ SAMPLE_RATE = 16000
 # error like speech's and music's falling spectrum; fine-tuning with it moved the shipped models' gap LSD
 # 4-11% (README). Scale 2 keeps the emphasised signal's rms near the raw waveform's.
 PREEMPHASIS, SCALE = 0.9, 2.0
+# The waveform models' net: the `small` preset's stride-4 layout of before 2026-11-24, which the shipped speech
+# and music weights have. Today's stride-8 `small` runs nearer the matmul rate, but a speech model of it trained
+# as long (21,500 steps) inpainted 200 / 300 ms gaps worse (recipes/README.md), so the recipes keep this one.
+WAVEFORM_NET = dict(channels=[32, 64, 128, 192], factors=[4, 4, 4, 2], blocks=[0, 2, 2, 1],
+                    attention=[False, False, False, True], head_channels=64, emb_channels=128)
 SPLITS = ("train", "val", "test")
 APT_HINT = "install it with `sudo apt-get install {package}`"
 

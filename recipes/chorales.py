@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (PREEMPHASIS, SAMPLE_RATE, SCALE, ClipWriter, active_chunks, cli,  # noqa: E402
+from _common import (PREEMPHASIS, SAMPLE_RATE, SCALE, WAVEFORM_NET, ClipWriter, active_chunks, cli,  # noqa: E402
                      load_mono, require_file, require_tool, safe_name, split_of, trim_silence)
 
 from audiodiff.audio import normalize_peak  # noqa: E402
@@ -142,7 +142,7 @@ def config() -> Config:
     return Config(
         frontend=FrontendConfig(name="waveform", sample_rate=SAMPLE_RATE, preemphasis=PREEMPHASIS, scale=SCALE),
         sde=SDEConfig(name="vp"),
-        net=NetConfig(preset="small"),
+        net=NetConfig(preset=None, options=dict(WAVEFORM_NET)),
         train=TrainConfig(lr=3e-4, batch_size=16, steps=100_000, warmup=1000, seconds=0.5, labels=False,
                           normalize="peak", ckpt_every=500, t_sampling="lognormal", p_mean=-2.0, p_std=1.6),
         sample=SampleConfig(sampler="heun", steps=25, seconds=1.0, inpaint=RESTORE_INPAINT, extend=RESTORE_EXTEND),

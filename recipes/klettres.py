@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (PREEMPHASIS, SAMPLE_RATE, SCALE, ClipWriter, LayoutError, cli,  # noqa: E402
+from _common import (PREEMPHASIS, SAMPLE_RATE, SCALE, WAVEFORM_NET, ClipWriter, LayoutError, cli,  # noqa: E402
                      fetch_deb, load_take, require_dir, split_of, take_stem)
 
 from audiodiff.config import Config, FrontendConfig, NetConfig, SampleConfig, SDEConfig, TrainConfig  # noqa: E402
@@ -96,7 +96,7 @@ def config() -> Config:
     return Config(
         frontend=FrontendConfig(name="waveform", sample_rate=SAMPLE_RATE, preemphasis=PREEMPHASIS, scale=SCALE),
         sde=SDEConfig(name="vp"),
-        net=NetConfig(preset="small"),
+        net=NetConfig(preset=None, options=dict(WAVEFORM_NET)),
         train=TrainConfig(lr=3e-4, batch_size=16, steps=100_000, warmup=1000, seconds=0.5, labels=False,
                           pad_short=True, normalize="peak", ckpt_every=500, t_sampling="lognormal", p_mean=-2.0,
                           p_std=1.6),  # letters are often under 1 s
