@@ -14,8 +14,9 @@ third of the rate of one on 128+, so at equal FLOPs (3.1 GFLOP) and about equal 
 moving level-0 blocks to level 1 made a training step about 15% faster on a 2-core Xeon. For the same
 reason "small" feeds a stride-8 stem into 128 channels: 51% of the fp32 matmul rate on 2 threads against
 39% for its earlier stride-4 layout (channels (32, 64, 128, 192), factors (4, 4, 4, 2), blocks (0, 2, 2, 1),
-1.93M parameters, which the shipped waveform models keep in their config.json), and it denoised held-out
-speech better after equal training (bench/layout_quality.py).
+1.93M parameters, which the shipped waveform models and the waveform recipes keep), and it denoised held-out
+speech better after 2,500 equal training steps (bench/layout_quality.py), though a speech model of it
+trained for 21,500 steps did not inpaint long gaps better (recipes/README.md).
 
 Skips are added (scaled by 1/sqrt 2), one per level, not concatenated. Conditioning: random Fourier
 features of c_noise through an MLP, plus a class embedding, drive a FiLM scale/shift in every residual
