@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     base = load_recipe(RECIPE)
     for name, options in LAYOUTS.items():
         config = copy.deepcopy(base)
-        config.net.options = dict(options)
+        config.net.preset, config.net.options = "small", dict(options)  # the recipe pins its own net
         config.train.ckpt_every, config.train.log_every = 10 ** 9, 500
         t = config.train
         frontend = build_frontend(config.frontend)
