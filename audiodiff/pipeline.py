@@ -225,20 +225,26 @@ class AudioDiffusion:
 
     @torch.no_grad()
     def inpaint(self, wav: Tensor, sample_rate: int, *, gaps: Sequence[tuple[float, float]] | None = None,
-                mask: Tensor | None = None, init: str | None = None, t_init: float | None = None,
+                mask: Tensor | None = None, init: str | Tensor | None = None, t_init: float | None = None,
                 keep_rate: bool = False, **options) -> Tensor:
         """Fill `gaps` [(start_s, end_s), ...] (or where the bool `mask` [n] at the model's rate is False) ->
         wav [B, ch, n] at the model's rate; samples outside the gaps are bit-identical to the converted input.
         keep_rate=True returns the input's own rate and channels instead, every sample outside the gaps
         bit-identical to the input (`mask` then at the input's rate): see `_inpaint_keeping_rate`.
-        init ("lpc" | "linear" | "zeros") with t_init: warm start from that classical fill diffused to t_init
-        (CCDF, Chung et al. 2022) instead of from pure noise. Options: sampler, steps, strategy ("replacement"
+        init ("lpc" | "lpc_long" | "linear" | "zeros") with t_init: warm start from that classical fill diffused
+        to t_init (CCDF, Chung et al. 2022) instead of from pure noise; or init = your own guess, audio like
+        `wav` at sample_rate (any other method's fill; the true audio measures the sampler's own error floor,
+        bench/oracle_init.py), of which only the gaps are used. Options: sampler, steps, strategy ("replacement"
         | "dps" | "dps+replacement"), resample, zeta, seed, labels, guidance, overlap, progress; those left
         out (or None) take the model's defaults for the task (config.sample.inpaint). average=K fills each gap
         with the mean of K posterior samples (one batch): a Monte-Carlo estimate of the posterior mean, E[x | y],
         the fill of least squared error, with less detail than any one sample."""
         if keep_rate:
+            if isinstance(init, Tensor):
+                raise ValueError("init as audio needs keep_rate=False (the model's rate and channels)")
             return self._inpaint_keeping_rate(wav, sample_rate, gaps, mask, init=init, t_init=t_init, **options)
+        guess = init if isinstance(init, Tensor) else None
+        init = "guess" if guess is not None else init
         options = self.task_options("inpaint", dict(options, init=init, t_init=t_init))
         init, t_init = options.pop("init", None), options.pop("t_init", None)
         average = options.pop("average", None)
@@ -263,9 +269,16 @@ class AudioDiffusion:
         y = self.frontend.encode(gain * observed)
         known_x = self.frontend.observed(known)  # what the known audio fixes: samples, or whole STFT frames
         if init is not None:
-            if init not in BASELINES:
-                raise ValueError(f"init must be one of {sorted(BASELINES)}, got {init!r}")
-            options.update(x_init=self.frontend.encode(gain * BASELINES[init](observed, known)), t_init=t_init)
+            if guess is not None:
+                fill = self.prepare(guess, sample_rate)
+                if fill.shape[1:] != wav.shape[1:] or fill.shape[0] not in (1, wav.shape[0]):
+                    raise ValueError(f"init audio converts to {tuple(fill.shape)}, the input to {tuple(wav.shape)}")
+                fill = torch.where(known, observed, fill)
+            elif init in BASELINES:
+                fill = BASELINES[init](observed, known)
+            else:
+                raise ValueError(f"init must be one of {sorted(BASELINES)} or audio like wav, got {init!r}")
+            options.update(x_init=self.frontend.encode(gain * fill), t_init=t_init)
         if average > 1:  # K replicas of every clip in one batch, averaged after sampling
             y, known_x = y.repeat_interleave(average, 0), known_x.repeat_interleave(average, 0)
             if "x_init" in options:

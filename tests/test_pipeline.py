@@ -294,6 +294,24 @@ def test_inpaint_warm_start_from_a_classical_fill(pipe, piano):
         pipe.inpaint(wav, SR, gaps=gaps, init="lpc")
 
 
+def test_inpaint_warm_start_from_given_audio(pipe, piano):
+    """init=audio: the guess's gaps seed the warm start (an LPC fill given as audio is init="lpc" exactly),
+    its known samples are ignored, and a guess of another shape is a clear error."""
+    wav, gaps = piano[:, :8000], [(0.2, 0.23)]
+    known = ad.Mask.from_gaps(gaps, length=8000, rate=SR).known
+    lpc = ad.lpc_fill(wav, known)
+    named = pipe.inpaint(wav, SR, gaps=gaps, init="lpc", t_init=0.02, **FAST)[0]
+    given = pipe.inpaint(wav, SR, gaps=gaps, init=torch.where(known, wav + 1.0, lpc), t_init=0.02, **FAST)[0]
+    assert torch.equal(given, named)
+    truth = pipe.inpaint(wav, SR, gaps=gaps, init=wav, t_init=0.02, **FAST)[0]
+    gap = lambda x: x[..., ~known].flatten()  # noqa: E731
+    assert (gap(truth) - gap(wav)).norm() < 0.5 * (gap(named) - gap(wav)).norm()
+    with pytest.raises(ValueError, match="init audio"):
+        pipe.inpaint(wav, SR, gaps=gaps, init=wav[:, :4000], t_init=0.02)
+    with pytest.raises(ValueError, match="keep_rate"):
+        pipe.inpaint(wav, SR, gaps=gaps, init=wav, t_init=0.02, keep_rate=True)
+
+
 def test_shipped_task_defaults_apply_unless_overridden(pipe, piano, monkeypatch):
     """config.sample.inpaint holds the model's inpainting defaults; arguments win, init="none" turns the warm
     start off; an unknown key is a clear error."""
