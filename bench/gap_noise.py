@@ -9,7 +9,9 @@ an added error of relative level r (rms of the error / rms of the gap's signal):
 Next to them: the LPC, linear and zero fills. A fill beats LPC only if its error is this small *and* shaped.
 With --model, also the error a model's own denoiser leaves: the whole clip diffused to time t and denoised once
 (Tweedie's E[x_0 | x_t]), the gap put back into the known audio. A sampler that ends at eps = t (VP default 1e-3)
-cannot do better than this even if everything before its last step were exact.
+cannot do better than this even if everything before its last step were exact. And the model's whole inpainting
+sampler with its shipped defaults, once warm-started as shipped and once from the true audio (`init=wav`): the
+second is the sampler's own floor, the error it adds to a perfect fill, which no better warm start can go under.
 
     python bench/gap_noise.py --data DATA/klettres/test --gap-ms 50 --model speech --out bench/results/gap_noise_speech
 """
@@ -55,7 +57,19 @@ def clip_rows(ref: torch.Tensor, ms: float, frontend: Waveform, generator: torch
             rows[f"{name} {r:g}"] = gap_lsd(noisy, ref, start, width).item()
     if pipe is not None:
         rows.update(denoised_rows(ref, start, width, known, pipe, generator))
+        rows.update(sampled_rows(ref, start, width, known, pipe))
     return rows
+
+
+def sampled_rows(ref: torch.Tensor, start: int, width: int, known: torch.Tensor,
+                 pipe: AudioDiffusion) -> dict[str, float]:
+    """Gap LSD [name -> value] of `pipe.inpaint` with its shipped defaults on ref [1, n] (`known` [1, n]), warm
+    started as shipped and from the truth itself."""
+    wav = ref.float()[None]
+    shipped = pipe.task_options("inpaint", {}).get("init", "none")
+    fills = {f"sampled, shipped init ({shipped})": pipe.inpaint(wav, 16000, mask=known[0], seed=0),
+             "sampled, init = the true audio": pipe.inpaint(wav, 16000, mask=known[0], seed=0, init=wav)}
+    return {name: gap_lsd(out[0].double(), ref, start, width).item() for name, out in fills.items()}
 
 
 @torch.no_grad()
@@ -83,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--limit", type=int, default=16, help="clips (skipping digital silence under the gap)")
     p.add_argument("--seconds", type=float, default=None, help="crop each clip to this length")
     p.add_argument("--preemphasis", type=float, default=0.9)
-    p.add_argument("--model", default=None, help="also the truth diffused to t and denoised by this 16 kHz model")
+    p.add_argument("--model", default=None, help="also this 16 kHz model's denoiser and sampler on the truth")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="write JSON here and markdown next to it (.md)")
     args = p.parse_args(argv)

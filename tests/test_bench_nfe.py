@@ -91,12 +91,14 @@ def test_gap_noise_shaped_error_costs_less_than_white(tmp_path):
 
 def test_gap_noise_model_denoiser_floor():
     """--model: the truth diffused to t and denoised once by the shipped speech model; the gap's error grows with
-    t (0.17 / 0.25 / 0.32 measured at t = 1e-4 / 1e-3 / 1e-2 on 16 klettres clips) and stays far below zeros."""
+    t (0.17 / 0.25 / 0.32 measured at t = 1e-4 / 1e-3 / 1e-2 on 16 klettres clips) and stays far below zeros.
+    The shipped sampler started from the truth keeps less error than started from its LPC fill, not none."""
     gap_noise = load_script("gap_noise")
     result = gap_noise.main(["--data", str(DATA), "--gap-ms", "50", "--limit", "2", "--model", "speech"])
     lsd = result["mean_lsd"]
     assert result["model"] == "speech" and result["denoise_times"] == list(gap_noise.DENOISE_TIMES)
     assert lsd["denoised t=0.0001"] < lsd["denoised t=0.01"] < lsd["zeros"]
+    assert 0.05 < lsd["sampled, init = the true audio"] < lsd["sampled, shipped init (lpc_long)"] < lsd["zeros"]
 
 
 def test_keep_rate_scores_at_the_recordings_rate(model_dir, tmp_path):
