@@ -234,7 +234,7 @@ class AudioDiffusion:
         init ("lpc" | "lpc_long" | "linear" | "zeros") with t_init: warm start from that classical fill diffused
         to t_init (CCDF, Chung et al. 2022) instead of from pure noise; or init = your own guess, audio like
         `wav` at sample_rate (any other method's fill; the true audio measures the sampler's own error floor,
-        bench/oracle_init.py), of which only the gaps are used. Options: sampler, steps, strategy ("replacement"
+        bench/gap_noise.py), of which only the gaps are used. Options: sampler, steps, strategy ("replacement"
         | "dps" | "dps+replacement"), resample, zeta, seed, labels, guidance, overlap, progress; those left
         out (or None) take the model's defaults for the task (config.sample.inpaint). average=K fills each gap
         with the mean of K posterior samples (one batch): a Monte-Carlo estimate of the posterior mean, E[x | y],
