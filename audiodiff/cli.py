@@ -315,6 +315,17 @@ def load_input(path: Path, out_path: Path):
     return load(path)
 
 
+def load_guess(path: Path, wav, sample_rate: int):
+    """--init-audio FILE as a tensor like IN's `wav` [ch, n], or ValueError saying how it differs."""
+    from .audio import load
+
+    guess, rate = load(path)
+    if rate != sample_rate or guess.shape != wav.shape:
+        raise ValueError(f"--init-audio {path}: {rate} Hz, {guess.shape[0]} channel(s), {guess.shape[-1]} samples; "
+                         f"it must match IN ({sample_rate} Hz, {wav.shape[0]} channel(s), {wav.shape[-1]} samples)")
+    return guess
+
+
 @main.command(context_settings=CONTEXT)
 @MODEL_OPTION
 @click.option("-n", "n", type=click.IntRange(min=1), default=None,
@@ -371,6 +382,9 @@ def generate(model_name, n, seconds, label, guidance, sampler, steps, eps, seed,
               help="gap to fill, in seconds (repeatable)")
 @click.option("--init", type=click.Choice([*BASELINES, "none"]), default=None,
               help="warm start from this classical fill diffused to --t-init [default: the model's]")
+@click.option("--init-audio", "init_audio", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="warm start from FILE's audio in the gaps (another method's fill, at IN's rate, channels and "
+                   "length), diffused to --t-init; above the model's band, FILE's content fills the gaps")
 @click.option("--average", type=click.IntRange(min=1), default=None,
               help="fill with the mean of this many posterior samples (least squared error, less detail) "
                    "[default: the model's, else 1]")
@@ -379,8 +393,8 @@ def generate(model_name, n, seconds, label, guidance, sampler, steps, eps, seed,
 @sampling_options
 @click.option("--plot", is_flag=True, help="also write input / output spectrogram PNGs")
 @cli_errors
-def inpaint(input_path, out_path, gaps, init, average, model_name, strategy, resample, zeta, t_init, sampler, steps,
-            eps, seed, device, progress, plot) -> None:
+def inpaint(input_path, out_path, gaps, init, init_audio, average, model_name, strategy, resample, zeta, t_init,
+            sampler, steps, eps, seed, device, progress, plot) -> None:
     """Fill the gaps of IN; OUT keeps IN's rate and channels, every sample outside the gaps unchanged. The
     model fills each channel at its own rate; above the model's Nyquist frequency the gaps get LPC's fill.
 
@@ -389,6 +403,10 @@ def inpaint(input_path, out_path, gaps, init, average, model_name, strategy, res
       audiodiff inpaint speech.wav -o filled.wav --gap 1.0:1.2 --gap 2.0:2.05 --model runs/tiny
     """
     wav, sr = load_input(input_path, out_path)
+    if init_audio is not None:
+        if init is not None:
+            raise click.UsageError("give --init or --init-audio, not both")
+        init = load_guess(init_audio, wav, sr)
     pipe = open_pipeline(model_name, device, "inpaint")
     out = pipe.inpaint(wav, sr, gaps=gaps, init=init, t_init=t_init, average=average, strategy=strategy,
                        resample=resample, zeta=zeta, sampler=sampler, steps=steps, eps=eps, seed=seed,

@@ -240,8 +240,6 @@ class AudioDiffusion:
         with the mean of K posterior samples (one batch): a Monte-Carlo estimate of the posterior mean, E[x | y],
         the fill of least squared error, with less detail than any one sample."""
         if keep_rate:
-            if isinstance(init, Tensor):
-                raise ValueError("init as audio needs keep_rate=False (the model's rate and channels)")
             return self._inpaint_keeping_rate(wav, sample_rate, gaps, mask, init=init, t_init=t_init, **options)
         guess = init if isinstance(init, Tensor) else None
         init = "guess" if guess is not None else init
@@ -326,7 +324,7 @@ class AudioDiffusion:
                               mask: Tensor | None, **options) -> Tensor:
         """inpaint(keep_rate=True): wav [ch, n] or [B, ch, n] at sample_rate -> [B, ch, n] at sample_rate. The
         model fills every channel (`_by_channel`); the fill is spliced back by `splice.splice`, which takes the
-        band above the model's Nyquist frequency from LPC at the input's rate."""
+        band above the model's Nyquist frequency from LPC at the input's rate (from `init` where it is audio)."""
         x = self._batch(wav)
         n = x.shape[-1]
         if (gaps is None) == (mask is None):
@@ -342,7 +340,21 @@ class AudioDiffusion:
         # next to them: a smooth classical guess there keeps those right
         classical = BASELINES["lpc"](x, known.expand_as(x)).to(x.dtype)
         guess = torch.where(known, x, classical)
-        fill = self._by_channel(guess, lambda c: self.inpaint(c, sample_rate, gaps=gaps, **options))
+        init = options.pop("init", None)
+        if not isinstance(init, Tensor):
+            fill = self._by_channel(guess, lambda c: self.inpaint(c, sample_rate, gaps=gaps, init=init, **options))
+        else:  # the warm start goes through the same channel split as IN: one batch, IN's rows then init's
+            init = self._batch(init)
+            if init.shape != x.shape:
+                raise ValueError(f"init audio has shape {tuple(init.shape)}, the input {tuple(x.shape)}")
+            b = x.shape[0]
+
+            def restore(c: Tensor) -> Tensor:
+                half = c.shape[0] // 2
+                out = self.inpaint(c[:half], sample_rate, gaps=gaps, init=c[half:], **options)
+                return torch.cat([out, out])  # the init's rows are dropped below
+            classical = torch.where(known, x, init)  # above the model's band too, the given guess is the fill
+            fill = self._by_channel(torch.cat([guess, classical]), restore)[:b]
         return splice(x, sample_rate, known, fill, self.sample_rate, classical=classical)
 
     def level_gain(self, wav: Tensor) -> Tensor:

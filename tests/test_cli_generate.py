@@ -247,6 +247,33 @@ def test_evaluate_extend_skips_digitally_silent_files(model_dir, tmp_path):
     assert_one_line_error(result, "digital silence")
 
 
+def test_inpaint_init_audio_warm_starts_from_a_given_fill(model_dir, clip, tmp_path):
+    """--init-audio FILE: the gaps start from FILE's audio (here the truth itself, so the fill lands nearer the
+    truth than from LPC); a FILE of another length is one error line, and --init with it a usage error."""
+    wav, sr = ad.load_audio(clip)
+    known = ad.Mask.from_gaps([(0.2, 0.25)], length=wav.shape[-1], rate=sr).known
+    error = {}
+    for name, flags in (("truth", ["--init-audio", clip]), ("lpc", ["--init", "lpc"])):
+        out = tmp_path / f"{name}.wav"
+        result = invoke("inpaint", clip, "-o", out, "--gap", "0.2:0.25", "--t-init", 0.002, "--model", model_dir,
+                        *flags, *QUIET)
+        assert result.exit_code == 0, result.output
+        filled = torch.from_numpy(sf.read(out, dtype="float32", always_2d=True)[0].T)
+        assert torch.equal(filled[:, known], wav[:, known])
+        error[name] = (filled - wav)[:, ~known].norm().item()
+    assert error["truth"] < 0.5 * error["lpc"]
+    short = tmp_path / "short.wav"
+    ad.save_audio(short, wav[:, :8000], sr)
+    out = tmp_path / "never.wav"
+    result = invoke("inpaint", clip, "-o", out, "--gap", "0.2:0.25", "--init-audio", short, "--model", model_dir,
+                    *QUIET)
+    assert_one_line_error(result, "--init-audio", "8000 samples", "must match IN")
+    assert not out.exists()
+    result = invoke("inpaint", clip, "-o", out, "--gap", "0.2:0.25", "--init-audio", clip, "--init", "lpc",
+                    "--model", model_dir, *QUIET)
+    assert result.exit_code == 2 and "not both" in result.output
+
+
 def test_inpaint_average_option_and_its_misuse(model_dir, clip, tmp_path):
     out = tmp_path / "mean.wav"
     result = invoke("inpaint", clip, "-o", out, "--gap", "0.1:0.12", "--average", 3, "--steps", 3, "--model",

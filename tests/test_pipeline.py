@@ -296,7 +296,8 @@ def test_inpaint_warm_start_from_a_classical_fill(pipe, piano):
 
 def test_inpaint_warm_start_from_given_audio(pipe, piano):
     """init=audio: the guess's gaps seed the warm start (an LPC fill given as audio is init="lpc" exactly),
-    its known samples are ignored, and a guess of another shape is a clear error."""
+    its known samples are ignored, and a guess of another shape is a clear error; with keep_rate, the guess
+    goes through the same stereo split as the input."""
     wav, gaps = piano[:, :8000], [(0.2, 0.23)]
     known = ad.Mask.from_gaps(gaps, length=8000, rate=SR).known
     lpc = ad.lpc_fill(wav, known)
@@ -308,8 +309,16 @@ def test_inpaint_warm_start_from_given_audio(pipe, piano):
     assert (gap(truth) - gap(wav)).norm() < 0.5 * (gap(named) - gap(wav)).norm()
     with pytest.raises(ValueError, match="init audio"):
         pipe.inpaint(wav, SR, gaps=gaps, init=wav[:, :4000], t_init=0.02)
-    with pytest.raises(ValueError, match="keep_rate"):
-        pipe.inpaint(wav, SR, gaps=gaps, init=wav, t_init=0.02, keep_rate=True)
+    kept = pipe.inpaint(wav, SR, gaps=gaps, init=lpc, t_init=0.02, keep_rate=True, **FAST)[0]
+    assert torch.equal(kept, pipe.inpaint(wav, SR, gaps=gaps, init="lpc", t_init=0.02, keep_rate=True, **FAST)[0])
+    stereo = torch.cat([wav, 0.5 * wav.roll(300, -1)])  # a real side: mid and side each get their slice of init
+    mid, side = (ad.lpc_fill(c, known[None]) for c in (stereo.mean(0, keepdim=True), (stereo[:1] - stereo[1:]) / 2))
+    kept = pipe.inpaint(stereo, SR, gaps=gaps, init=torch.cat([mid + side, mid - side]), t_init=0.02,
+                        keep_rate=True, **FAST)[0]  # init="lpc" fills mid and side by LPC each: the same up to rounding
+    named = pipe.inpaint(stereo, SR, gaps=gaps, init="lpc", t_init=0.02, keep_rate=True, **FAST)[0]
+    assert torch.allclose(kept, named, atol=1e-4) and not torch.allclose(kept[0], kept[1], atol=1e-2)
+    with pytest.raises(ValueError, match="init audio"):
+        pipe.inpaint(stereo, SR, gaps=gaps, init=wav, t_init=0.02, keep_rate=True)
 
 
 def test_shipped_task_defaults_apply_unless_overridden(pipe, piano, monkeypatch):
