@@ -239,6 +239,8 @@ class AudioDiffusion:
         out (or None) take the model's defaults for the task (config.sample.inpaint). average=K fills each gap
         with the mean of K posterior samples (one batch): a Monte-Carlo estimate of the posterior mean, E[x | y],
         the fill of least squared error, with less detail than any one sample."""
+        if isinstance(init, Tensor) and not torch.isfinite(init).all():
+            raise ValueError("init audio contains NaN or inf samples")
         if keep_rate:
             return self._inpaint_keeping_rate(wav, sample_rate, gaps, mask, init=init, t_init=t_init, **options)
         guess = init if isinstance(init, Tensor) else None

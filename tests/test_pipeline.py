@@ -309,6 +309,8 @@ def test_inpaint_warm_start_from_given_audio(pipe, piano):
     assert (gap(truth) - gap(wav)).norm() < 0.5 * (gap(named) - gap(wav)).norm()
     with pytest.raises(ValueError, match="init audio"):
         pipe.inpaint(wav, SR, gaps=gaps, init=wav[:, :4000], t_init=0.02)
+    with pytest.raises(ValueError, match="init audio contains NaN"):
+        pipe.inpaint(wav, SR, gaps=gaps, init=torch.full_like(wav, float("nan")), t_init=0.02, keep_rate=True)
     kept = pipe.inpaint(wav, SR, gaps=gaps, init=lpc, t_init=0.02, keep_rate=True, **FAST)[0]
     assert torch.equal(kept, pipe.inpaint(wav, SR, gaps=gaps, init="lpc", t_init=0.02, keep_rate=True, **FAST)[0])
     stereo = torch.cat([wav, 0.5 * wav.roll(300, -1)])  # a real side: mid and side each get their slice of init
