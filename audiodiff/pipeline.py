@@ -206,7 +206,7 @@ class AudioDiffusion:
         if given.get("sampler", defaults.get("sampler")) == defaults.get("sampler"):
             defaults.update(extra)
         merged = {**defaults, **given}
-        if merged.get("init") == "none":
+        if isinstance(merged.get("init"), str) and merged["init"] == "none":
             merged.pop("init")
             merged.pop("t_init", None)
         return merged
@@ -243,8 +243,6 @@ class AudioDiffusion:
             raise ValueError("init audio contains NaN or inf samples")
         if keep_rate:
             return self._inpaint_keeping_rate(wav, sample_rate, gaps, mask, init=init, t_init=t_init, **options)
-        guess = init if isinstance(init, Tensor) else None
-        init = "guess" if guess is not None else init
         options = self.task_options("inpaint", dict(options, init=init, t_init=t_init))
         init, t_init = options.pop("init", None), options.pop("t_init", None)
         average = options.pop("average", None)
@@ -269,8 +267,8 @@ class AudioDiffusion:
         y = self.frontend.encode(gain * observed)
         known_x = self.frontend.observed(known)  # what the known audio fixes: samples, or whole STFT frames
         if init is not None:
-            if guess is not None:
-                fill = self.prepare(guess, sample_rate)
+            if isinstance(init, Tensor):
+                fill = self.prepare(init, sample_rate)
                 if fill.shape[1:] != wav.shape[1:] or fill.shape[0] not in (1, wav.shape[0]):
                     raise ValueError(f"init audio converts to {tuple(fill.shape)}, the input to {tuple(wav.shape)}")
                 fill = torch.where(known, observed, fill)
@@ -299,9 +297,10 @@ class AudioDiffusion:
             raise ValueError("wav contains NaN or inf samples")
         return x if x.ndim == 3 else x[None]
 
-    def _by_channel(self, x: Tensor, restore) -> Tensor:
-        """x [B, ch, n] -> [B, ch, m]: `restore` ([b, audio_channels, n] -> [b, audio_channels, m]) of every
-        channel, as one batch when the model is mono. Stereo goes as mid (L + R) / 2 and side (L - R) / 2, so
+    def _by_channel(self, x: Tensor, restore, guide: Tensor | None = None) -> Tensor:
+        """x [B, ch, n] -> [B, ch, m]: `restore(c, g)` ([b, audio_channels, n] -> [b, audio_channels, m]) of every
+        channel, as one batch when the model is mono; `guide` (like x: a warm start) is split the same way and
+        handed over as g, else g is None. Stereo goes as mid (L + R) / 2 and side (L - R) / 2, so
         that what the channels share is restored once and a dual-mono input stays dual-mono. A side more than
         -SIDE_FLOOR_DB below the mid (dual mono, or near-mono recordings whose side is codec noise, 35-41 dB
         down on ktuberling's words; Wesnoth's music: 6 dB down to 2 dB up) is not restored: normalised to the
@@ -311,14 +310,21 @@ class AudioDiffusion:
             if channels != self.audio_channels:
                 raise ValueError(f"a {self.audio_channels}-channel model cannot keep a {channels}-channel "
                                  "input's channels; use keep_rate=False")
-            return restore(x)
+            return restore(x, guide)
+
+        def rows(t: Tensor | None) -> Tensor | None:  # [B, k, n] -> [B * k, 1, n]
+            return None if t is None else t.reshape(-1, 1, n)
         if channels != 2:
-            return restore(x.reshape(batch * channels, 1, n)).reshape(batch, channels, -1)
-        mid, side = x.mean(1, keepdim=True), (x[:, :1] - x[:, 1:]) / 2
+            return restore(rows(x), rows(guide)).reshape(batch, channels, -1)
+
+        def mid_side(t: Tensor | None) -> Tensor | None:  # [B, 2, n] -> [B, 2, n]
+            return None if t is None else torch.cat([t.mean(1, keepdim=True), (t[:, :1] - t[:, 1:]) / 2], 1)
+        ms, guide = mid_side(x), mid_side(guide)
+        mid, side = ms[:, :1], ms[:, 1:]
         no_side = side.pow(2).mean(-1) <= mid.pow(2).mean(-1) * 10 ** (SIDE_FLOOR_DB / 10)  # [B, 1]
         if no_side.all():  # nothing to restore in the side: half the work
-            return restore(mid).expand(-1, 2, -1)
-        out = restore(torch.cat([mid, side], 1).reshape(2 * batch, 1, n)).reshape(batch, 2, -1)
+            return restore(mid, None if guide is None else guide[:, :1]).expand(-1, 2, -1)
+        out = restore(rows(ms), rows(guide)).reshape(batch, 2, -1)
         side = torch.where(no_side[..., None], torch.zeros_like(out[:, 1:]), out[:, 1:])  # [B, 1, m]
         return torch.cat([out[:, :1] + side, out[:, :1] - side], 1)
 
@@ -339,24 +345,18 @@ class AudioDiffusion:
             gaps = [(start / sample_rate, end / sample_rate) for start, end in gaps_of(known.cpu().numpy())]
         known = Mask.from_gaps(gaps, length=n, rate=sample_rate).known
         # what the gaps hold never reaches the model, but resampling would smear it into the known samples
-        # next to them: a smooth classical guess there keeps those right
-        classical = BASELINES["lpc"](x, known.expand_as(x)).to(x.dtype)
-        guess = torch.where(known, x, classical)
-        init = options.pop("init", None)
-        if not isinstance(init, Tensor):
-            fill = self._by_channel(guess, lambda c: self.inpaint(c, sample_rate, gaps=gaps, init=init, **options))
-        else:  # the warm start goes through the same channel split as IN: one batch, IN's rows then init's
+        # next to them: a smooth guess there keeps those right, a classical one unless init is audio
+        init, guide = options.pop("init", None), None
+        if isinstance(init, Tensor):  # the warm start, split into channels like IN; also the fill above the band
             init = self._batch(init)
             if init.shape != x.shape:
                 raise ValueError(f"init audio has shape {tuple(init.shape)}, the input {tuple(x.shape)}")
-            b = x.shape[0]
-
-            def restore(c: Tensor) -> Tensor:
-                half = c.shape[0] // 2
-                out = self.inpaint(c[:half], sample_rate, gaps=gaps, init=c[half:], **options)
-                return torch.cat([out, out])  # the init's rows are dropped below
-            classical = torch.where(known, x, init)  # above the model's band too, the given guess is the fill
-            fill = self._by_channel(torch.cat([guess, classical]), restore)[:b]
+            classical = guide = torch.where(known, x, init)
+        else:
+            classical = BASELINES["lpc"](x, known.expand_as(x)).to(x.dtype)
+        fill = self._by_channel(classical, lambda c, g: self.inpaint(c, sample_rate, gaps=gaps,
+                                                                     init=init if g is None else g, **options),
+                                guide)
         return splice(x, sample_rate, known, fill, self.sample_rate, classical=classical)
 
     def level_gain(self, wav: Tensor) -> Tensor:
@@ -416,7 +416,7 @@ class AudioDiffusion:
         stay bit-exact."""
         rate = max(int(sample_rate), self.sample_rate)
         x = resample(self._batch(wav), int(sample_rate), rate)
-        fill = self._by_channel(x, lambda c: self.extend(c, rate, cutoff_hz=cutoff_hz, silence_db=silence_db,
+        fill = self._by_channel(x, lambda c, _: self.extend(c, rate, cutoff_hz=cutoff_hz, silence_db=silence_db,
                                                          **options))
         out = splice_band(x, rate, cutoff_hz, fill, self.sample_rate)
         if silence_db is not None:  # the whole-signal FFT rings faintly into silence: keep it exact
